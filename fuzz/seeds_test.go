@@ -1,0 +1,145 @@
+package fuzz
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// repoRoot is the repository root relative to the package directory, which
+// is the working directory of go test.
+const repoRoot = ".."
+
+// maxSeedSize bounds a seed taken from a capture file, so that one large
+// capture does not slow every run of the seed corpus.
+const maxSeedSize = 1 << 20
+
+const recordSeparator = 0x1E
+
+// vectorLine is the part of a conformance vector line that seeds use. Input
+// is set on read vectors and Output on write vectors.
+type vectorLine struct {
+	Name     string  `json:"name"`
+	Encoding string  `json:"encoding"`
+	Input    *string `json:"input"`
+	Output   *string `json:"output"`
+}
+
+// seedStreams returns the wire bytes of the conformance vectors and of the
+// captured traffic, as streams of zero or more records that may end in a
+// record separator.
+func seedStreams(f *testing.F) [][]byte {
+	f.Helper()
+	var streams [][]byte
+	streams = append(streams, vectorStreams(f, "json-hub.jsonl", true)...)
+	streams = append(streams, vectorStreams(f, "handshake.jsonl", true)...)
+	streams = append(streams, vectorStreams(f, "framing.jsonl", false)...)
+	return append(streams, captureStreams(f)...)
+}
+
+// seedRecords returns the records of seedStreams without their separators.
+// A stream without a separator is returned whole, as an incomplete record.
+func seedRecords(f *testing.F) [][]byte {
+	f.Helper()
+	var records [][]byte
+	for _, stream := range seedStreams(f) {
+		if !bytes.Contains(stream, []byte{recordSeparator}) {
+			records = append(records, stream)
+			continue
+		}
+		for record := range bytes.SplitSeq(stream, []byte{recordSeparator}) {
+			if len(record) > 0 {
+				records = append(records, record)
+			}
+		}
+	}
+	return records
+}
+
+// vectorStreams returns the wire bytes of every text-encoded line of
+// testdata/vectors/name: the input of read vectors and, when withOutput is
+// set, the output of write vectors too.
+func vectorStreams(f *testing.F, name string, withOutput bool) [][]byte {
+	f.Helper()
+	path := filepath.Join(repoRoot, "testdata", "vectors", name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatalf("reading seed vectors: %v", err)
+	}
+
+	var streams [][]byte
+	for n, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var v vectorLine
+		if err := json.Unmarshal(line, &v); err != nil {
+			f.Fatalf("%s:%d: invalid vector line: %v", path, n+1, err)
+		}
+		if v.Encoding != "text" {
+			continue
+		}
+		if v.Input != nil {
+			streams = append(streams, []byte(*v.Input))
+		}
+		if withOutput && v.Output != nil {
+			streams = append(streams, []byte(*v.Output))
+		}
+	}
+	if len(streams) == 0 {
+		f.Fatalf("%s has no text vectors", path)
+	}
+	return streams
+}
+
+// captureStreams returns each file under testdata/captures whole and each of
+// its non-empty lines. A line that is a JSON string literal is decoded,
+// because control characters such as the record separator may be escaped
+// that way in a text file.
+//
+// NOTE: the format of capture files is not fixed yet. Lines that do not fit
+// this reading become ordinary fuzz inputs, and a file or line above
+// maxSeedSize is skipped.
+func captureStreams(f *testing.F) [][]byte {
+	f.Helper()
+	dir := filepath.Join(repoRoot, "testdata", "captures")
+	var streams [][]byte
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Name() == ".gitkeep" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if len(data) <= maxSeedSize {
+			streams = append(streams, data)
+		}
+
+		scanner := bufio.NewScanner(bytes.NewReader(data))
+		scanner.Buffer(nil, maxSeedSize)
+		for scanner.Scan() {
+			line := bytes.TrimRight(scanner.Bytes(), "\r")
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var literal string
+			if line[0] == '"' && json.Unmarshal(line, &literal) == nil {
+				streams = append(streams, []byte(literal))
+				continue
+			}
+			streams = append(streams, bytes.Clone(line))
+		}
+		// A line longer than maxSeedSize stops the scan of this file only.
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.Fatalf("reading captures: %v", err)
+	}
+	return streams
+}
