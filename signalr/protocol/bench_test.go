@@ -1,0 +1,164 @@
+package protocol_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// benchInvocation is a 200-byte Invocation with an invocation ID, a target
+// and three arguments: a number, a string and a small object.
+const benchInvocation = `{"type":1,"invocationId":"1234","target":"SendMessage","arguments":[1234.5,"The quick brown fox jumps over the lazy dog by the river",{"id":"U-alice","online":true,"tags":["friend","vr"],"score":42}]}`
+
+const (
+	benchCompletion = `{"type":3,"invocationId":"1234","result":{"ok":true,"items":[1,2,3],"name":"result"}}`
+	benchPing       = `{"type":6}`
+)
+
+// benchParse parses record into m in a loop. With reuse set, m is the same
+// Message in every iteration, as in a connection's read loop.
+func benchParse(b *testing.B, record string, reuse bool) {
+	data := []byte(record)
+	var reused protocol.Message
+	if err := (protocol.JSON{}).ParseMessage(data, &reused); err != nil {
+		b.Fatalf("ParseMessage(%q): %v", data, err)
+	}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		m := &reused
+		if !reuse {
+			m = new(protocol.Message)
+		}
+		if err := (protocol.JSON{}).ParseMessage(data, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseMessage(b *testing.B) {
+	b.Run("Invocation", func(b *testing.B) { benchParse(b, benchInvocation, true) })
+	b.Run("InvocationNewMessage", func(b *testing.B) { benchParse(b, benchInvocation, false) })
+	b.Run("Completion", func(b *testing.B) { benchParse(b, benchCompletion, true) })
+	b.Run("Ping", func(b *testing.B) { benchParse(b, benchPing, true) })
+}
+
+// BenchmarkEncodingJSONInvocation is the baseline for BenchmarkParseMessage:
+// the same Invocation decoded by encoding/json into a struct that keeps the
+// arguments raw, as a reader built on encoding/json would.
+func BenchmarkEncodingJSONInvocation(b *testing.B) {
+	type invocation struct {
+		Type         int               `json:"type"`
+		InvocationID string            `json:"invocationId"`
+		Target       string            `json:"target"`
+		Arguments    []json.RawMessage `json:"arguments"`
+	}
+	data := []byte(benchInvocation)
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var v invocation
+		if err := json.Unmarshal(data, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendMessage writes the Invocation of BenchmarkParseMessage from
+// pre-encoded arguments into a reused buffer.
+func BenchmarkAppendMessage(b *testing.B) {
+	var parsed protocol.Message
+	if err := (protocol.JSON{}).ParseMessage([]byte(benchInvocation), &parsed); err != nil {
+		b.Fatal(err)
+	}
+	m := parsed.Clone()
+	buf, err := protocol.JSON{}.AppendMessage(nil, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want := benchInvocation + "\x1e"; string(buf) != want {
+		b.Fatalf("AppendMessage wrote %q, want %q", buf, want)
+	}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if buf, err = (protocol.JSON{}).AppendMessage(buf[:0], m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchRecords returns the three benchmark messages as records, repeated in
+// turn until they fill size bytes. White space before the last separator
+// pads the result to exactly size bytes.
+func benchRecords(size int) []byte {
+	records := []string{benchInvocation, benchCompletion, benchPing}
+	var stream []byte
+	for i := 0; ; i++ {
+		record := records[i%len(records)]
+		if len(stream)+len(record)+1 > size {
+			break
+		}
+		stream = protocol.AppendRecord(stream, []byte(record))
+	}
+	padding := bytes.Repeat([]byte{' '}, size-len(stream))
+	return append(stream[:len(stream)-1], append(padding, protocol.RecordSeparator)...)
+}
+
+// BenchmarkFramer splits 4 KiB chunks of records. In Aligned every chunk
+// ends with a record. In Straddling the chunks are cut from a longer stream,
+// so that most chunks end inside a record and the Framer copies the tail.
+func BenchmarkFramer(b *testing.B) {
+	const chunkSize = 4 << 10
+
+	b.Run("Aligned", func(b *testing.B) {
+		chunk := benchRecords(chunkSize)
+		var f protocol.Framer
+
+		b.ReportAllocs()
+		b.SetBytes(chunkSize)
+		for b.Loop() {
+			if err := f.Feed(chunk); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				payload, err := f.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if payload == nil {
+					break
+				}
+			}
+		}
+	})
+
+	b.Run("Straddling", func(b *testing.B) {
+		stream := benchRecords(64 * chunkSize)
+		var f protocol.Framer
+		next := 0
+
+		b.ReportAllocs()
+		b.SetBytes(chunkSize)
+		for b.Loop() {
+			if err := f.Feed(stream[next : next+chunkSize]); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				payload, err := f.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if payload == nil {
+					break
+				}
+			}
+			next = (next + chunkSize) % len(stream)
+		}
+	})
+}
