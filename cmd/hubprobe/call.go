@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr"
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+const callDescription = `Connects to the hub at URL, invokes METHOD and prints its result.
+
+Each ARG is one argument as a JSON value: 42, true, null, '"text"' (a string
+needs its JSON quotes), '{"a":1}'. Use -d to give all arguments as one JSON
+array instead. A hub error exits with status 1 and prints the hub's message.`
+
+// runCall implements "hubprobe call".
+func runCall(env *environment, args []string) error {
+	cmd := lookupCommand("call")
+	fs := newFlagSet(env, cmd, callDescription)
+	var cf connFlags
+	cf.register(fs)
+	data := fs.String("d", "", "the arguments as one JSON array: inline, `@FILE` to read a file, or @- to read stdin")
+	send := fs.Bool("send", false, "send the invocation without an invocation ID and do not wait for a result")
+	stream := fs.Bool("stream", false, "call a streaming method and print each item as it arrives; Ctrl-C cancels the stream")
+	timeout := fs.Duration("timeout", 0, "maximum `duration` of the whole call, connecting included; 0 means no limit")
+	if err := parseFlags(fs, cmd, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usagef(cmd.name, "missing URL or METHOD")
+	}
+	if *send && *stream {
+		return usagef(cmd.name, "--send and --stream cannot be combined")
+	}
+	if cf.record != "" {
+		return usagef(cmd.name, "--record works only with 'hubprobe demo': the signalr client has no hook that records the frames of a remote session")
+	}
+	if err := cf.validate(cmd, env); err != nil {
+		return err
+	}
+	url, method := fs.Arg(0), fs.Arg(1)
+	callArgs, err := parseArguments(cmd, env, *data, fs.Args()[2:])
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+
+	p := newPrinter(env, cf.json)
+	s, err := connect(ctx, env, &cf, url, p)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+
+	switch {
+	case *send:
+		s.trace.sent("Invocation", method, callArgs)
+		if err := s.client.Send(ctx, method, callArgs...); err != nil {
+			return err
+		}
+		p.print(event{Event: "sent", Target: method})
+		return nil
+	case *stream:
+		return streamCall(ctx, s, p, method, callArgs)
+	}
+	return invokeCall(ctx, s, p, method, callArgs)
+}
+
+// invokeCall invokes method and prints its result.
+func invokeCall(ctx context.Context, s *session, p *printer, method string, args []any) error {
+	s.trace.sent("Invocation", method, args)
+	var result protocol.RawValue
+	err := s.client.Invoke(ctx, method, &result, args...)
+	s.trace.received(method, result, err)
+	if err != nil {
+		return err
+	}
+	e := event{Event: "result", Target: method}
+	if len(result) > 0 {
+		e.Result = json.RawMessage(result)
+	}
+	p.print(e)
+	return nil
+}
+
+// streamCall calls a streaming method and prints its items until the
+// stream ends or ctx is canceled. Canceling makes the client send
+// CancelInvocation.
+func streamCall(ctx context.Context, s *session, p *printer, method string, args []any) error {
+	s.trace.sent("StreamInvocation", method, args)
+	st, err := s.client.Stream(ctx, method, args...)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n := 0
+	for st.Next() {
+		item := append(json.RawMessage(nil), st.Item()...)
+		idx := n
+		s.trace.item(method, item)
+		p.print(event{Event: "item", Target: method, Index: &idx, Item: item})
+		n++
+	}
+	err = st.Err()
+	switch {
+	case err == nil:
+		p.print(event{Event: "end", Target: method, Message: fmt.Sprintf("stream %s completed after %d items", method, n)})
+		return nil
+	case errors.Is(err, context.Canceled):
+		p.print(event{Event: "end", Target: method, Message: fmt.Sprintf("stream %s canceled after %d items; sent CancelInvocation", method, n)})
+		return nil
+	}
+	return err
+}
+
+// parseArguments returns the hub method arguments given as ARGs or -d.
+// Each is a protocol.RawValue, which the client sends unchanged.
+func parseArguments(cmd *command, env *environment, data string, args []string) ([]any, error) {
+	if data != "" && len(args) > 0 {
+		return nil, usagef(cmd.name, "give the arguments either as ARGs or with -d, not both")
+	}
+	if data == "" {
+		out := make([]any, len(args))
+		for i, a := range args {
+			v, err := compactJSON([]byte(a))
+			if err != nil {
+				return nil, usagef(cmd.name, "argument %d (%s) is not valid JSON: %v; a string needs JSON quotes, as in '\"text\"'", i+1, shorten(a), err)
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+
+	var raw []byte
+	var err error
+	switch {
+	case data == "@-":
+		raw, err = io.ReadAll(io.LimitReader(env.stdin, 64<<20))
+	case strings.HasPrefix(data, "@"):
+		raw, err = os.ReadFile(data[1:])
+	default:
+		raw = []byte(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading -d %s: %w", data, err)
+	}
+	var list []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&list); err != nil {
+		return nil, usagef(cmd.name, "-d %s: not a JSON array of arguments: %v", shorten(data), err)
+	}
+	if dec.More() {
+		return nil, usagef(cmd.name, "-d %s: data after the JSON array", shorten(data))
+	}
+	out := make([]any, len(list))
+	for i, v := range list {
+		c, err := compactJSON(v)
+		if err != nil {
+			return nil, usagef(cmd.name, "-d %s: argument %d: %v", shorten(data), i+1, err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func compactJSON(v []byte) (protocol.RawValue, error) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return nil, err
+	}
+	if b.Len() == 0 {
+		return nil, errors.New("empty value")
+	}
+	return protocol.RawValue(b.Bytes()), nil
+}
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// A session is a started client with its tracer.
+type session struct {
+	client *signalr.Client
+	trace  *msgTracer
+}
+
+func (s *session) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.client.Stop(ctx)
+}
+
+// connect starts a client for url with the flags of cf and prints the
+// connection.
+// The register functions run before Start, so that handlers see the first
+// invocation.
+func connect(ctx context.Context, env *environment, cf *connFlags, url string, p *printer, register ...func(*session)) (*session, error) {
+	var tr *tracer
+	if cf.verbose {
+		tr = &tracer{w: env.stderr}
+	}
+	s := &session{
+		client: signalr.NewClient(url, cf.clientConfig(env, tr)),
+		trace:  &msgTracer{t: tr},
+	}
+	for _, r := range register {
+		r(s)
+	}
+	if err := s.client.Start(ctx); err != nil {
+		return nil, err
+	}
+	p.print(event{Event: "connected", URL: redactQuery(url), ConnectionID: s.client.ConnectionID()})
+	return s, nil
+}
+
+// A msgTracer traces hub messages with -v. The signalr client has no hook
+// that exposes its frames, so it traces the messages hubprobe sends and
+// the results it receives, as hub protocol JSON without invocation IDs.
+type msgTracer struct {
+	t *tracer
+}
+
+func (m *msgTracer) sent(kind, target string, args []any) {
+	if m == nil || m.t == nil {
+		return
+	}
+	parts := make([]string, len(args))
+	for i, a := range args {
+		parts[i] = string(a.(protocol.RawValue))
+	}
+	m.t.printf("> %s target=%s arguments=[%s]", kind, target, strings.Join(parts, ","))
+}
+
+func (m *msgTracer) received(target string, result protocol.RawValue, err error) {
+	if m == nil || m.t == nil {
+		return
+	}
+	if err != nil {
+		m.t.printf("< Completion of %s error=%v", target, err)
+		return
+	}
+	m.t.printf("< Completion of %s result=%s", target, result)
+}
+
+func (m *msgTracer) item(target string, item []byte) {
+	if m == nil || m.t == nil {
+		return
+	}
+	m.t.printf("< StreamItem of %s item=%s", target, item)
+}
+
+func (m *msgTracer) invocation(inv *signalr.Invocation) {
+	if m == nil || m.t == nil {
+		return
+	}
+	parts := make([]string, len(inv.Arguments))
+	for i, a := range inv.Arguments {
+		parts[i] = string(a)
+	}
+	m.t.printf("< Invocation target=%s invocationId=%q arguments=[%s]", inv.Target, inv.InvocationID, strings.Join(parts, ","))
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr"
+)
+
+// errHelpShown reports that a command printed its help for -h.
+var errHelpShown = errors.New("help shown")
+
+// newFlagSet returns the flag set of cmd. Its usage text goes to
+// env.stdout, since -h output is requested output.
+func newFlagSet(env *environment, cmd *command, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := env.stdout
+		fmt.Fprintf(w, "usage: hubprobe %s\n\n%s\n", cmd.usage, description)
+		if hasFlags(fs) {
+			fmt.Fprintf(w, "\nFlags:\n")
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseFlags parses args with fs. It returns errHelpShown after -h and a
+// usage error for an invalid flag.
+func parseFlags(fs *flag.FlagSet, cmd *command, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return errHelpShown
+	}
+	if err != nil {
+		return usagef(cmd.name, "%v", err)
+	}
+	return nil
+}
+
+// headerList collects repeated -H flags.
+type headerList []string
+
+func (h *headerList) String() string { return "" }
+
+func (h *headerList) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+		return fmt.Errorf("header %q is not in the form 'Name: value'", redactHeaderArg(v))
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("value of header %s contains a line break", name)
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+// redactHeaderArg returns a -H argument with its value hidden, for error
+// messages.
+func redactHeaderArg(v string) string {
+	if name, _, ok := strings.Cut(v, ":"); ok {
+		return name + ": [redacted]"
+	}
+	return "[redacted]"
+}
+
+// connFlags are the connection and output flags every connecting command
+// shares.
+type connFlags struct {
+	headers          headerList
+	tokenEnv         string
+	protocol         string
+	skipNegotiate    bool
+	transport        string
+	insecure         bool
+	handshakeTimeout time.Duration
+	keepAlive        time.Duration
+	serverTimeout    time.Duration
+	maxMessageSize   int
+
+	json    bool
+	verbose bool
+	record  string
+}
+
+func (f *connFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.headers, "H", "add the HTTP header 'Name: value' to every request, the WebSocket upgrade included (repeatable)")
+	fs.StringVar(&f.tokenEnv, "token-env", "", "read a bearer token from the environment variable `NAME` and send it as 'Authorization: Bearer'")
+	fs.StringVar(&f.protocol, "protocol", "json", "hub `protocol`; only json is implemented")
+	fs.BoolVar(&f.skipNegotiate, "skip-negotiate", false, "connect the WebSocket straight to the hub URL without the negotiate request")
+	fs.StringVar(&f.transport, "transport", "websockets", "`transport`; only websockets is implemented")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate (prints a warning)")
+	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", signalr.DefaultHandshakeTimeout, "maximum `duration` of the handshake, such as 15s")
+	fs.DurationVar(&f.keepAlive, "keep-alive", signalr.DefaultKeepAliveInterval, "`interval` after which an idle client sends a Ping; negative disables pings")
+	fs.DurationVar(&f.serverTimeout, "server-timeout", signalr.DefaultServerTimeout, "`duration` without any message from the server after which the connection closes; negative disables the check")
+	fs.IntVar(&f.maxMessageSize, "max-message-size", 0, "largest hub message accepted, in `bytes`; 0 means the client default (the protocol package's default), negative means no limit")
+	f.registerOutput(fs)
+}
+
+func (f *connFlags) registerOutput(fs *flag.FlagSet) {
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per line instead of text")
+	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and hub messages; secrets are redacted")
+	fs.StringVar(&f.record, "record", "", "write the session as a capture to `FILE`, readable by 'hubprobe replay'")
+}
+
+// validate checks the flag values that do not need the network.
+func (f *connFlags) validate(cmd *command, env *environment) error {
+	switch strings.ToLower(f.protocol) {
+	case "json":
+	case "messagepack", "msgpack":
+		return usagef(cmd.name, "--protocol %s: the MessagePack hub protocol is not implemented yet; use --protocol json", f.protocol)
+	default:
+		return usagef(cmd.name, "--protocol %q: unknown hub protocol; use json", f.protocol)
+	}
+	switch strings.ToLower(f.transport) {
+	case "websockets":
+	case "serversentevents", "longpolling":
+		return usagef(cmd.name, "--transport %s: not implemented; hubprobe supports only websockets", f.transport)
+	default:
+		return usagef(cmd.name, "--transport %q: unknown transport; use websockets", f.transport)
+	}
+	if f.handshakeTimeout <= 0 {
+		return usagef(cmd.name, "--handshake-timeout %v: must be positive", f.handshakeTimeout)
+	}
+	if f.tokenEnv != "" {
+		token := env.getenv(f.tokenEnv)
+		if token == "" {
+			return usagef(cmd.name, "--token-env %s: the environment variable is unset or empty", f.tokenEnv)
+		}
+		env.secrets.add(token)
+	}
+	for _, h := range f.headers {
+		name, value, _ := strings.Cut(h, ":")
+		if isSecretHeader(name) {
+			value = strings.TrimSpace(value)
+			env.secrets.add(value)
+			if _, token, ok := strings.Cut(value, " "); ok {
+				env.secrets.add(strings.TrimSpace(token))
+			}
+		}
+	}
+	return nil
+}
+
+// isSecretHeader reports whether the values of the header name are
+// credentials, to be redacted wherever they would be printed.
+func isSecretHeader(name string) bool {
+	switch textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)) {
+	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key":
+		return true
+	}
+	return false
+}
+
+// clientConfig builds the client configuration. With -v it adds a tracing
+// HTTP client and a debug logger writing to env.stderr.
+func (f *connFlags) clientConfig(env *environment, tr *tracer) signalr.Config {
+	cfg := signalr.Config{
+		HandshakeTimeout:  f.handshakeTimeout,
+		KeepAliveInterval: f.keepAlive,
+		ServerTimeout:     f.serverTimeout,
+		MaxMessageSize:    f.maxMessageSize,
+		SkipNegotiation:   f.skipNegotiate,
+	}
+	if len(f.headers) > 0 {
+		cfg.Header = make(http.Header)
+		for _, h := range f.headers {
+			name, value, _ := strings.Cut(h, ":")
+			cfg.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+	}
+	if f.tokenEnv != "" {
+		name := f.tokenEnv
+		cfg.AccessTokenProvider = func(context.Context) (string, error) {
+			token := env.getenv(name)
+			if token == "" {
+				return "", fmt.Errorf("environment variable %s is unset or empty", name)
+			}
+			return token, nil
+		}
+	}
+	if f.insecure {
+		fmt.Fprintf(env.stderr, "hubprobe: warning: --insecure turns off TLS certificate verification; the connection can be intercepted\n")
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if tr != nil {
+		cfg.Logger = tr.logger()
+		cfg.HTTPClient = &http.Client{Transport: tr.roundTripper(&http.Transport{
+			TLSClientConfig: cfg.TLSConfig,
+			Proxy:           http.ProxyFromEnvironment,
+		})}
+	}
+	return cfg
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+
+	"github.com/hubwire/hubwire/signalr"
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+const listenDescription = `Connects to the hub at URL and prints every invocation the server sends to
+one of the client methods TARGET, until Ctrl-C, --count or --timeout ends it.
+
+Targets match without regard to ASCII case. At least one TARGET is required:
+the signalr client has no handler for all targets, and invocations of other
+targets are dropped by the client (logged at debug level with -v). When the
+server waits for a result, hubprobe answers with --result or --error.
+
+Exit status 0 after Ctrl-C, after --count invocations, or when --timeout
+ends a listen without --count; 1 when the connection fails or --timeout ends
+a listen before --count invocations arrived.`
+
+// runListen implements "hubprobe listen".
+func runListen(env *environment, args []string) error {
+	cmd := lookupCommand("listen")
+	fs := newFlagSet(env, cmd, listenDescription)
+	var cf connFlags
+	cf.register(fs)
+	count := fs.Int("count", 0, "stop after `N` invocations; 0 means no limit")
+	timeout := fs.Duration("timeout", 0, "stop after this `duration`, connecting included; 0 means no limit")
+	resultFlag := fs.String("result", "null", "the `JSON` value sent back when the server waits for a result")
+	errorFlag := fs.String("error", "", "send this error `text` back instead of a result when the server waits for one")
+	if err := parseFlags(fs, cmd, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef(cmd.name, "missing URL")
+	}
+	if fs.NArg() < 2 {
+		return usagef(cmd.name, "missing TARGET: name the client methods to listen to; the signalr client cannot receive all targets")
+	}
+	if *count < 0 {
+		return usagef(cmd.name, "--count %d: must not be negative", *count)
+	}
+	if cf.record != "" {
+		return usagef(cmd.name, "--record works only with 'hubprobe demo': the signalr client has no hook that records the frames of a remote session")
+	}
+	reply, err := compactJSON([]byte(*resultFlag))
+	if err != nil {
+		return usagef(cmd.name, "--result %s is not valid JSON: %v", shorten(*resultFlag), err)
+	}
+	if err := cf.validate(cmd, env); err != nil {
+		return err
+	}
+	url, targets := fs.Arg(0), fs.Args()[1:]
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var timeoutCtx context.Context = ctx
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		timeoutCtx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+
+	p := newPrinter(env, cf.json)
+	l := &listener{p: p, max: *count, reply: reply, replyError: *errorFlag, enough: make(chan struct{})}
+	s, err := connect(timeoutCtx, env, &cf, url, p, func(s *session) {
+		l.trace = s.trace
+		for _, t := range targets {
+			s.client.On(t, l.handle)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+
+	select {
+	case <-l.enough:
+		return nil
+	case <-s.client.Done():
+		if err := s.client.Err(); err != nil {
+			return err
+		}
+		return nil
+	case <-timeoutCtx.Done():
+		if ctx.Err() == nil && *count > 0 {
+			return fmt.Errorf("timed out after %v with %d of %d invocations", *timeout, l.received(), *count)
+		}
+		return nil
+	}
+}
+
+// A listener prints the server invocations of the listened targets.
+type listener struct {
+	p          *printer
+	trace      *msgTracer
+	max        int
+	reply      protocol.RawValue
+	replyError string
+
+	mu     sync.Mutex
+	n      int
+	enough chan struct{} // closed after max invocations
+}
+
+func (l *listener) received() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, error) {
+	l.mu.Lock()
+	if l.max > 0 && l.n >= l.max {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("hubprobe stopped listening")
+	}
+	l.n++
+	last := l.max > 0 && l.n == l.max
+	l.mu.Unlock()
+
+	l.trace.invocation(inv)
+	l.p.print(invocationEvent(inv))
+	var result any
+	var err error
+	if inv.InvocationID != "" {
+		if l.replyError != "" {
+			err = fmt.Errorf("%s", l.replyError)
+			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Error: l.replyError})
+		} else {
+			result = l.reply
+			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Result: json.RawMessage(l.reply)})
+		}
+	}
+	if last {
+		close(l.enough)
+	}
+	return result, err
+}
+
+// invocationEvent copies inv, which is valid only during its handler, into
+// an event.
+func invocationEvent(inv *signalr.Invocation) event {
+	e := event{Event: "invocation", Target: inv.Target, InvocationID: inv.InvocationID}
+	e.Arguments = make([]json.RawMessage, len(inv.Arguments))
+	for i, a := range inv.Arguments {
+		e.Arguments[i] = append(json.RawMessage(nil), a...)
+	}
+	return e
+}

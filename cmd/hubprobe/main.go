@@ -1,0 +1,164 @@
+// Command hubprobe probes a SignalR hub from the command line: it invokes hub
+// methods, reads streams, prints the invocations a server sends, and prints
+// or checks recorded sessions.
+//
+// Usage:
+//
+//	hubprobe demo [flags]
+//	hubprobe call [flags] URL METHOD [ARG...]
+//	hubprobe listen [flags] URL TARGET...
+//	hubprobe replay [--check] FILE
+//	hubprobe help [COMMAND]
+//
+// Flags come before the positional arguments. Run "hubprobe help" for the
+// flags of every command.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the hub, the connection or the input failed
+	exitUsage   = 2 // the command line is invalid
+)
+
+// A usageError reports an invalid command line. The process exits with
+// exitUsage and prints the usage line of the command.
+type usageError struct {
+	command string
+	msg     string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(command, format string, args ...any) error {
+	return &usageError{command: command, msg: fmt.Sprintf(format, args...)}
+}
+
+// A command is one subcommand of hubprobe.
+type command struct {
+	name  string
+	usage string // the usage line after "hubprobe "
+	short string
+	run   func(env *environment, args []string) error
+}
+
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{"demo", "demo [flags]", "start the reference hub in-process and show a guided tour", runDemo},
+		{"call", "call [flags] URL METHOD [ARG...]", "invoke a hub method and print its result or stream items", runCall},
+		{"listen", "listen [flags] URL TARGET...", "print the invocations the server sends to the named client methods", runListen},
+		{"replay", "replay [--check] FILE", "print a recorded session, or check every frame with --check", runReplay},
+	}
+}
+
+func lookupCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// An environment is what a command reads from and writes to. Writes to
+// stdout and stderr go through a redactor, so that no secret the command
+// line names reaches the output.
+type environment struct {
+	stdout  io.Writer
+	stderr  io.Writer
+	getenv  func(string) string
+	stdin   io.Reader
+	isTTY   bool
+	secrets *redactor
+}
+
+func main() {
+	secrets := newRedactor()
+	env := &environment{
+		stdout:  secrets.wrap(os.Stdout),
+		stderr:  secrets.wrap(os.Stderr),
+		getenv:  os.Getenv,
+		stdin:   os.Stdin,
+		isTTY:   isTerminal(os.Stdout),
+		secrets: secrets,
+	}
+	os.Exit(run(env, os.Args[1:]))
+}
+
+// run runs the command line args and returns the exit code.
+func run(env *environment, args []string) int {
+	if len(args) == 0 {
+		printUsage(env.stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return runHelp(env, rest)
+	}
+	cmd := lookupCommand(name)
+	if cmd == nil {
+		fmt.Fprintf(env.stderr, "hubprobe: unknown command %q\n", name)
+		printUsage(env.stderr)
+		return exitUsage
+	}
+	err := cmd.run(env, rest)
+	return report(env, cmd, err)
+}
+
+// report prints err and returns the exit code it maps to.
+func report(env *environment, cmd *command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelpShown) {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, ue.msg)
+		fmt.Fprintf(env.stderr, "usage: hubprobe %s\nRun 'hubprobe %s -h' for its flags.\n", cmd.usage, cmd.name)
+		return exitUsage
+	}
+	fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, describeError(err))
+	return exitFailure
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: hubprobe COMMAND [flags] [arguments]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "print this text, or the flags of a command with 'hubprobe help COMMAND'")
+	fmt.Fprintf(w, "\nFlags come before the positional arguments. Exit status: 0 on success, 1 when\n"+
+		"the hub, the connection or the input failed, 2 for an invalid command line.\n")
+}
+
+// runHelp prints the usage of hubprobe, or the flags of one command.
+func runHelp(env *environment, args []string) int {
+	if len(args) == 0 {
+		printUsage(env.stdout)
+		for _, c := range commands {
+			fmt.Fprintf(env.stdout, "\n")
+			c.run(&environment{stdout: env.stdout, stderr: env.stdout, getenv: env.getenv, secrets: env.secrets}, []string{"-h"})
+		}
+		return exitOK
+	}
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintf(env.stderr, "hubprobe help: unknown command %q\n", args[0])
+		printUsage(env.stderr)
+		return exitUsage
+	}
+	cmd.run(&environment{stdout: env.stdout, stderr: env.stdout, getenv: env.getenv, secrets: env.secrets}, []string{"-h"})
+	return exitOK
+}

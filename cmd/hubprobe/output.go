@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/hubwire/hubwire/signalr"
+	"github.com/hubwire/hubwire/signalr/transport"
+)
+
+const redacted = "[REDACTED]"
+
+// A redactor replaces known secrets in everything written through the
+// writers it wraps. Each Write is redacted on its own, so a secret split
+// across two writes would pass; every print of hubprobe is a single Write.
+type redactor struct {
+	mu      sync.Mutex
+	secrets []string
+}
+
+func newRedactor() *redactor { return &redactor{} }
+
+// add registers a secret. Values shorter than 4 bytes are ignored, since
+// replacing them would garble ordinary output.
+func (r *redactor) add(secret string) {
+	if len(secret) < 4 {
+		return
+	}
+	r.mu.Lock()
+	r.secrets = append(r.secrets, secret)
+	r.mu.Unlock()
+}
+
+func (r *redactor) redact(p []byte) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.secrets {
+		if bytes.Contains(p, []byte(s)) {
+			p = bytes.ReplaceAll(p, []byte(s), []byte(redacted))
+		}
+	}
+	return p
+}
+
+func (r *redactor) wrap(w io.Writer) io.Writer { return &redactWriter{r: r, w: w} }
+
+type redactWriter struct {
+	r  *redactor
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *redactWriter) Write(p []byte) (int, error) {
+	out := w.r.redact(p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// An event is one line of output. With --json it is printed as one JSON
+// object; otherwise as text.
+type event struct {
+	Event        string            `json:"event"`
+	Target       string            `json:"target,omitempty"`
+	InvocationID string            `json:"invocationId,omitempty"`
+	Arguments    []json.RawMessage `json:"arguments,omitempty"`
+	Result       json.RawMessage   `json:"result,omitempty"`
+	Item         json.RawMessage   `json:"item,omitempty"`
+	Index        *int              `json:"index,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Message      string            `json:"message,omitempty"`
+	URL          string            `json:"url,omitempty"`
+	ConnectionID string            `json:"connectionId,omitempty"`
+}
+
+// A printer writes events to stdout.
+type printer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	json  bool
+	color bool
+}
+
+func newPrinter(env *environment, jsonOut bool) *printer {
+	color := env.isTTY && env.getenv("NO_COLOR") == "" && !jsonOut
+	return &printer{w: env.stdout, json: jsonOut, color: color}
+}
+
+// ANSI colours of the text output.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiDim    = "\x1b[2m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+func (p *printer) paint(code, s string) string {
+	if !p.color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (p *printer) print(e event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		line, err := json.Marshal(e)
+		if err != nil {
+			line, _ = json.Marshal(event{Event: "error", Error: "encoding output: " + err.Error()})
+		}
+		p.w.Write(append(line, '\n'))
+		return
+	}
+	p.w.Write([]byte(p.text(e) + "\n"))
+}
+
+// text formats e for people.
+func (p *printer) text(e event) string {
+	switch e.Event {
+	case "step":
+		return "\n" + p.paint(ansiBold, "== "+e.Message)
+	case "note":
+		return p.paint(ansiDim, "   "+e.Message)
+	case "connected":
+		s := "connected to " + e.URL
+		if e.ConnectionID != "" {
+			s += " (connection ID " + e.ConnectionID + ")"
+		}
+		return p.paint(ansiGreen, s)
+	case "result":
+		if e.Result == nil {
+			return p.paint(ansiGreen, e.Target+" completed with no result")
+		}
+		return p.paint(ansiGreen, e.Target+" returned ") + indentJSON(e.Result)
+	case "sent":
+		return p.paint(ansiGreen, "sent "+e.Target+" without waiting for a result")
+	case "item":
+		return p.paint(ansiCyan, fmt.Sprintf("item %d: ", *e.Index)) + string(e.Item)
+	case "end":
+		return p.paint(ansiGreen, e.Message)
+	case "invocation":
+		args := make([]string, len(e.Arguments))
+		for i, a := range e.Arguments {
+			args[i] = string(a)
+		}
+		s := p.paint(ansiYellow, "server invoked "+e.Target) + "(" + strings.Join(args, ", ") + ")"
+		if e.InvocationID != "" {
+			s += p.paint(ansiDim, " invocation ID "+e.InvocationID+", waits for a result")
+		}
+		return s
+	case "reply":
+		if e.Error != "" {
+			return p.paint(ansiYellow, "   replied with error: ") + e.Error
+		}
+		return p.paint(ansiYellow, "   replied with result: ") + string(e.Result)
+	case "error":
+		return p.paint(ansiRed, "error: ") + e.Error
+	case "frame":
+		if e.Item != nil {
+			return p.paint(ansiDim, e.Message+": ") + string(e.Item)
+		}
+		return p.paint(ansiDim, e.Message+": ") + p.paint(ansiRed, e.Error)
+	}
+	return e.Event + " " + e.Message
+}
+
+// indentJSON indents multi-line JSON values for reading; scalars stay as
+// they are.
+func indentJSON(v []byte) string {
+	if len(v) == 0 || (v[0] != '{' && v[0] != '[') {
+		return string(v)
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, v, "", "  "); err != nil || b.Len() > 2000 {
+		return string(v)
+	}
+	return b.String()
+}
+
+// describeError returns the message for an error that ends a command, with
+// the next step to take where one is known.
+func describeError(err error) string {
+	var hubErr *signalr.HubError
+	var hsErr *signalr.HandshakeError
+	var closeErr *signalr.CloseError
+	var statusErr *transport.StatusError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &hubErr):
+		return "hub error: " + hubErr.Message
+	case errors.As(err, &hsErr):
+		return "the server rejected the handshake: " + hsErr.Message
+	case errors.As(err, &closeErr):
+		return closeErr.Error()
+	case errors.As(err, &statusErr) && statusErr.StatusCode == http.StatusNotFound:
+		return fmt.Sprintf("%s returned 404 Not Found: the URL is not a SignalR hub endpoint; check the hub path", statusErr.URL)
+	case errors.As(err, &statusErr) && statusErr.StatusCode == http.StatusUnauthorized:
+		return fmt.Sprintf("%s returned 401 Unauthorized: pass a token with --token-env or a header with -H", statusErr.URL)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return "cannot connect: " + err.Error() + "; check the host and port of the URL"
+	case errors.Is(err, signalr.ErrHandshakeTimeout):
+		return err.Error() + "; the endpoint may not be a SignalR hub, or raise --handshake-timeout"
+	}
+	return err.Error()
+}
+
+// A tracer writes the -v trace to stderr.
+type tracer struct {
+	w io.Writer
+}
+
+func (t *tracer) printf(format string, args ...any) {
+	t.w.Write([]byte(fmt.Sprintf(format, args...) + "\n"))
+}
+
+func (t *tracer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// roundTripper wraps next so that every HTTP request and response is
+// traced with secrets redacted.
+func (t *tracer) roundTripper(next http.RoundTripper) http.RoundTripper {
+	return &tracingTransport{t: t, next: next}
+}
+
+type tracingTransport struct {
+	t    *tracer
+	next http.RoundTripper
+}
+
+func (tt *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tt.t.printf("> %s %s%s", req.Method, redactQuery(req.URL.String()), formatHeaders(req.Header))
+	resp, err := tt.next.RoundTrip(req)
+	if err != nil {
+		tt.t.printf("< %s failed: %v", req.Method, err)
+		return nil, err
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if readErr != nil {
+		tt.t.printf("< %s (reading the body failed: %v)", resp.Status, readErr)
+		return resp, nil
+	}
+	tt.t.printf("< %s%s\n  %s", resp.Status, formatHeaders(resp.Header), redactJSONTokens(body))
+	return resp, nil
+}
+
+func formatHeaders(h http.Header) string {
+	var b strings.Builder
+	for name, values := range h {
+		for _, v := range values {
+			if isSecretHeader(name) {
+				v = redacted
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", name, v)
+		}
+	}
+	return b.String()
+}
+
+// redactQuery hides the query of a URL, which may carry an access token
+// or a connection token.
+func redactQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?" + redacted
+	}
+	return u
+}
+
+// redactJSONTokens hides the token properties of a negotiate response.
+func redactJSONTokens(body []byte) string {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return string(body)
+	}
+	for _, key := range []string{"accessToken", "connectionToken"} {
+		if _, ok := m[key]; ok {
+			m[key] = redacted
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return string(body)
+	}
+	return string(out)
+}
