@@ -1,0 +1,30 @@
+// Package conformance provides a reference SignalR hub server for tests, a
+// test hub, switches that make the server misbehave on purpose, and a
+// line-oriented capture format with a replaying peer.
+//
+// The [Server] speaks the wire protocol of the ASP.NET Core SignalR server
+// over WebSockets: negotiate (versions 0 and 1, redirects, errors), skip
+// negotiation, the JSON handshake, keep-alive, client timeout, invocations,
+// streams in both directions, client results and Close. It is an
+// [net/http.Handler], so it can be mounted in any HTTP server, and
+// [Server.Listen] starts it on a loopback port the way httptest does:
+//
+//	srv := conformance.NewServer(conformance.Options{})
+//	base, err := srv.Listen()
+//	if err != nil {
+//		return err
+//	}
+//	defer srv.Close()
+//	hubURL := srv.HubURL() // base + "/hub"
+//
+// [NewTestHub] returns the hub the server serves by default. Its methods are
+// listed in its documentation. [Misbehavior] makes the server send legal but
+// unusual traffic (fragmented or batched messages, unknown message types,
+// stray completions) and late or missing pings.
+//
+// A [Capture] is the list of WebSocket messages of one session. The server
+// records sessions when [Options.Record] or [Options.RecordDir] is set,
+// [WriteCapture] and [ReadCapture] store them as text (the format is
+// described on [WriteCapture]), and [Replay] plays the server side of a
+// capture against a client.
+package conformance

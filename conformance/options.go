@@ -1,0 +1,202 @@
+package conformance
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// Defaults of [Options]. The timing and size values are those of the ASP.NET
+// Core SignalR server (HubOptionsSetup and HttpConnectionDispatcherOptions).
+const (
+	DefaultPath                  = "/hub"
+	DefaultHandshakeTimeout      = 15 * time.Second
+	DefaultKeepAliveInterval     = 15 * time.Second
+	DefaultClientTimeout         = 30 * time.Second
+	DefaultMaxReceiveMessageSize = 32 << 10
+	DefaultStreamBufferCapacity  = 10
+	DefaultWriteTimeout          = 10 * time.Second
+)
+
+// Options configures a [Server]. The zero value serves [NewTestHub] at
+// [DefaultPath] with the JSON hub protocol and the defaults of the .NET
+// server. NewServer copies the Options, so changing them afterwards has no
+// effect on the server.
+type Options struct {
+	// Path is the URL path of the hub. The negotiate endpoint is Path +
+	// "/negotiate". The default is [DefaultPath].
+	Path string
+
+	// Hub holds the methods clients may invoke. The default is
+	// [NewTestHub].
+	Hub *Hub
+
+	// Protocols are the hub protocols a client may select in the
+	// handshake, matched by name. The default is [protocol.JSON] only.
+	// Every protocol accepts handshake versions up to 2, as the .NET server
+	// does.
+	Protocols []protocol.HubProtocol
+
+	// Logger receives connection starts and ends and the errors that end
+	// connections. The default discards everything. Tokens and
+	// Authorization values are never logged.
+	Logger *slog.Logger
+
+	// Authorize, when set, is called for every negotiate and WebSocket
+	// request. A false result rejects the request with 401 Unauthorized.
+	// The default accepts every request.
+	Authorize func(r *http.Request) bool
+
+	// Redirect, when set, is called for every negotiate request that
+	// passed Authorize. A non-nil result makes the server answer with a
+	// redirect to that URL instead of creating a connection, so that tests
+	// can build redirect chains and loops. The default never redirects.
+	Redirect func(r *http.Request) *Redirect
+
+	// NegotiateError, when set, is called for every negotiate request
+	// that passed Authorize. A non-empty result is sent as the error
+	// property of the negotiate response, and no connection is created. It
+	// takes precedence over Redirect. The default sends no error.
+	NegotiateError func(r *http.Request) string
+
+	// StatefulReconnect makes negotiate answer useStatefulReconnect:true
+	// when the client asked for it with useStatefulReconnect=true. The
+	// default is false.
+	//
+	// NOTE: only the negotiate property exists. The server does not
+	// implement Ack, Sequence or reconnecting a WebSocket to the same
+	// connection, and ignores Ack and Sequence messages.
+	StatefulReconnect bool
+
+	// HandshakeTimeout is how long the server waits for the handshake
+	// request before it answers "Handshake was canceled." and closes the
+	// connection. Zero means [DefaultHandshakeTimeout]; a negative value
+	// means no timeout.
+	HandshakeTimeout time.Duration
+
+	// KeepAliveInterval is how long the server lets pass without sending
+	// anything before it sends a Ping. Zero means
+	// [DefaultKeepAliveInterval]; a negative value disables keep-alive
+	// Pings.
+	KeepAliveInterval time.Duration
+
+	// ClientTimeout is how long the server waits without receiving
+	// anything from the client before it sends Close with an error and
+	// allowReconnect:true and closes the connection. Zero means
+	// [DefaultClientTimeout]; a negative value disables the timeout.
+	ClientTimeout time.Duration
+
+	// MaxReceiveMessageSize is the largest hub message, in bytes without
+	// its separator, the server accepts from a client. A larger message
+	// closes the connection with a Close error. Zero means
+	// [DefaultMaxReceiveMessageSize]; a negative value means no limit.
+	MaxReceiveMessageSize int
+
+	// StreamBufferCapacity is the number of items of one client-to-server
+	// stream the server buffers before it stops reading from the
+	// connection until the hub method takes one. Zero means
+	// [DefaultStreamBufferCapacity].
+	StreamBufferCapacity int
+
+	// MaxParallelInvocations is the number of Invocation messages of one
+	// connection that run at the same time. Invocations beyond that wait,
+	// in order of arrival. StreamInvocation messages always start at once.
+	// Zero means 1, the .NET default, which keeps completions in the order
+	// of the invocations.
+	MaxParallelInvocations int
+
+	// WriteTimeout bounds each write to the WebSocket. A client that does
+	// not read for that long is disconnected. Zero means
+	// [DefaultWriteTimeout]; a negative value means no timeout.
+	WriteTimeout time.Duration
+
+	// OnConnected, when set, is called on the connection's read goroutine
+	// after a successful handshake and before any message from the client
+	// is processed. Messages it sends follow the handshake response; with
+	// [Misbehavior.CoalesceHandshake] they share its WebSocket message. It
+	// must not block on the client, because the client's messages are not
+	// read until it returns.
+	OnConnected func(c *Conn)
+
+	// Misbehave selects deliberate deviations in the server's traffic. The
+	// zero value behaves normally.
+	Misbehave Misbehavior
+
+	// Record, when set, receives the capture of every WebSocket session
+	// once the connection has ended. It is called on the connection's
+	// goroutine and may keep the capture.
+	Record func(c *Capture)
+
+	// RecordDir, when set, is a directory into which the server writes the
+	// capture of every WebSocket session once the connection has ended.
+	// The file is named after the scenario, <scenario>.capture, or
+	// session-<n>.capture when the scenario is empty. An existing file is
+	// replaced. Write errors are logged.
+	RecordDir string
+
+	// Scenario, when set, names the scenario of a session for its capture,
+	// from the WebSocket upgrade request. The default takes the "scenario"
+	// query parameter, which official clients keep on the negotiate and
+	// WebSocket URLs.
+	Scenario func(r *http.Request) string
+}
+
+// A Redirect is a negotiate response that sends the client to another URL.
+type Redirect struct {
+	// URL is the address the client negotiates with next.
+	URL string
+
+	// AccessToken, when not empty, is the bearer token the client uses
+	// from then on.
+	AccessToken string
+}
+
+// withDefaults returns a copy of o with the zero fields set to their
+// defaults.
+func (o Options) withDefaults() Options {
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if o.Hub == nil {
+		o.Hub = NewTestHub()
+	}
+	if len(o.Protocols) == 0 {
+		o.Protocols = []protocol.HubProtocol{protocol.JSON{}}
+	} else {
+		o.Protocols = append([]protocol.HubProtocol(nil), o.Protocols...)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.HandshakeTimeout = durationOrDefault(o.HandshakeTimeout, DefaultHandshakeTimeout)
+	o.KeepAliveInterval = durationOrDefault(o.KeepAliveInterval, DefaultKeepAliveInterval)
+	o.ClientTimeout = durationOrDefault(o.ClientTimeout, DefaultClientTimeout)
+	o.WriteTimeout = durationOrDefault(o.WriteTimeout, DefaultWriteTimeout)
+	if o.MaxReceiveMessageSize == 0 {
+		o.MaxReceiveMessageSize = DefaultMaxReceiveMessageSize
+	}
+	if o.StreamBufferCapacity <= 0 {
+		o.StreamBufferCapacity = DefaultStreamBufferCapacity
+	}
+	if o.MaxParallelInvocations <= 0 {
+		o.MaxParallelInvocations = 1
+	}
+	if o.Scenario == nil {
+		o.Scenario = func(r *http.Request) string { return r.URL.Query().Get("scenario") }
+	}
+	return o
+}
+
+// durationOrDefault returns def for zero, 0 (disabled) for a negative d, and
+// d otherwise.
+func durationOrDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}

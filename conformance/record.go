@@ -1,0 +1,86 @@
+package conformance
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// A recorder collects the capture of one connection. The read and write
+// goroutines add messages in the order they pass the network connection.
+type recorder struct {
+	mu      sync.Mutex // guards capture
+	capture Capture
+}
+
+func newRecorder(scenario, client string) *recorder {
+	return &recorder{capture: Capture{Scenario: scenario, Client: client}}
+}
+
+func (r *recorder) setProtocol(name string) {
+	r.mu.Lock()
+	r.capture.Protocol = name
+	r.mu.Unlock()
+}
+
+// add appends a copy of data.
+func (r *recorder) add(dir Direction, format protocol.TransferFormat, data []byte) {
+	m := Message{Direction: dir, Format: format, Data: bytes.Clone(data)}
+	if m.Data == nil {
+		m.Data = []byte{}
+	}
+	r.mu.Lock()
+	r.capture.Messages = append(r.capture.Messages, m)
+	r.mu.Unlock()
+}
+
+// result returns the capture. The recorder must not be used afterwards.
+func (r *recorder) result() *Capture {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.capture
+	return &c
+}
+
+// deliverCapture passes a finished capture to Options.Record and writes it
+// to Options.RecordDir.
+func (s *Server) deliverCapture(c *Capture) {
+	if s.opts.Record != nil {
+		s.opts.Record(c)
+	}
+	if s.opts.RecordDir == "" {
+		return
+	}
+	name := captureFileName(c.Scenario)
+	if name == "" {
+		name = "session-" + strconv.Itoa(s.nextSessionNumber())
+	}
+	path := filepath.Join(s.opts.RecordDir, name+".capture")
+	data, err := AppendCapture(nil, c)
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		s.opts.Logger.Error("writing a capture failed", "path", path, "error", err)
+	}
+}
+
+// captureFileName turns a scenario name into a file name: letters, digits,
+// '.', '_' and '-' stay, other bytes become '_'. A name of only dots
+// becomes empty.
+func captureFileName(scenario string) string {
+	b := []byte(scenario)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(bytes.Trim(b, ".")) == 0 {
+		return ""
+	}
+	return string(b)
+}
