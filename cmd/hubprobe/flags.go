@@ -47,7 +47,6 @@ func hasFlags(fs *flag.FlagSet) bool {
 func parseFlags(fs *flag.FlagSet, cmd *command, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
 		return errHelpShown
 	}
 	if err != nil {
@@ -103,7 +102,7 @@ type connFlags struct {
 }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.headers, "H", "add the HTTP header 'Name: value' to every request, the WebSocket upgrade included (repeatable)")
+	fs.Var(&f.headers, "H", "add the HTTP `HEADER`, given as 'Name: value', to every request, the WebSocket upgrade included; repeatable")
 	fs.StringVar(&f.tokenEnv, "token-env", "", "read a bearer token from the environment variable `NAME` and send it as 'Authorization: Bearer'")
 	fs.StringVar(&f.protocol, "protocol", "json", "hub `protocol`; only json is implemented")
 	fs.BoolVar(&f.skipNegotiate, "skip-negotiate", false, "connect the WebSocket straight to the hub URL without the negotiate request")

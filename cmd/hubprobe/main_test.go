@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubwire/hubwire/conformance"
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// binary is the hubprobe executable that TestMain builds.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hubprobe-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "hubprobe")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building hubprobe:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runProbe runs hubprobe with args and the extra environment variables env,
+// and waits at most 20 s.
+func runProbe(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running hubprobe %v: %v", args, err)
+	}
+	must.NoError(t, ctx.Err(), "hubprobe %v did not exit within 20s", args)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// startHub starts the test hub on 127.0.0.1 with a Broadcast(target, arg)
+// method that sends target(arg) to every connection. It returns the hub
+// URL and the captures of the sessions that ended.
+func startHub(t *testing.T, opts conformance.Options) (string, func() []*conformance.Capture) {
+	t.Helper()
+	var mu sync.Mutex
+	var captures []*conformance.Capture
+	opts.Record = func(c *conformance.Capture) {
+		mu.Lock()
+		captures = append(captures, c)
+		mu.Unlock()
+	}
+	var srv *conformance.Server
+	if opts.Hub == nil {
+		opts.Hub = conformance.NewTestHub()
+		opts.Hub.HandleVoid("Broadcast", func(call *conformance.Call) error {
+			var target string
+			args := call.Args()
+			if len(args) != 2 {
+				return fmt.Errorf("Broadcast takes 2 arguments")
+			}
+			if err := call.Conn().Protocol().Unmarshal(args[0], &target); err != nil {
+				return err
+			}
+			for _, c := range srv.Conns() {
+				if c != call.Conn() {
+					c.Send(call.Context(), target, args[1])
+				}
+			}
+			return nil
+		})
+	}
+	srv = conformance.NewServer(opts)
+	_, err := srv.Listen()
+	must.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv.HubURL(), func() []*conformance.Capture {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*conformance.Capture(nil), captures...)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := runProbe(t, nil, "demo")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	for _, want := range []string{
+		"Add returned 5",
+		`"greeting": "hello"`,
+		"item 4: 4",
+		"stream Counter completed after 5 items",
+		`server invoked Notify("ping")`,
+		"server invoked Ask(21)",
+		"CallMe returned 42",
+		"hub error: something went wrong",
+	} {
+		check.Contains(t, r.stdout, want)
+	}
+	check.NotContains(t, r.stdout, "\x1b[", "colours on a pipe")
+}
+
+func TestDemoJSON(t *testing.T) {
+	r := runProbe(t, nil, "demo", "--json")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `{"event":"result","target":"Add","result":5}`)
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		check.True(t, strings.HasPrefix(line, `{"event":`), "line %q", line)
+	}
+}
+
+func TestCallAdd(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "call", "--json", url, "Add", "2", "40")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `{"event":"result","target":"Add","result":42}`)
+}
+
+func TestCallEcho(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "call", url, "Echo", `{"a": [1, "x"]}`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "Echo returned {")
+	check.Contains(t, r.stdout, `"x"`)
+}
+
+func TestCallDataFile(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	path := filepath.Join(t.TempDir(), "args.json")
+	must.NoError(t, os.WriteFile(path, []byte("[3,\n 4]\n"), 0o600))
+	r := runProbe(t, nil, "call", "--json", "-d", "@"+path, url, "Add")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `"result":7`)
+}
+
+func TestCallHubError(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "call", url, "Fail", `"broken on purpose"`)
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "hub error: broken on purpose")
+}
+
+func TestCallSend(t *testing.T) {
+	url, captures := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "call", "--send", url, "Echo", "1")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "sent Echo without waiting")
+
+	c := waitCapture(t, captures, 1)
+	check.Contains(t, allData(c[0], conformance.ClientToServer), `{"type":1,"target":"Echo","arguments":[1]}`)
+}
+
+func TestCallStream(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "call", "--stream", "--json", url, "Counter", "3", "0")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	for i := range 3 {
+		check.Contains(t, r.stdout, fmt.Sprintf(`"item":%d,"index":%d`, i, i))
+	}
+	check.Contains(t, r.stdout, "completed after 3 items")
+}
+
+func TestCallStreamInterrupt(t *testing.T) {
+	url, captures := startHub(t, conformance.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "call", "--stream", url, "Counter", "1000", "20")
+	stdout, err := cmd.StdoutPipe()
+	must.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must.NoError(t, cmd.Start())
+
+	var out strings.Builder
+	scanner := bufio.NewScanner(stdout)
+	for scanner.Scan() {
+		out.WriteString(scanner.Text() + "\n")
+		if strings.HasPrefix(scanner.Text(), "item 2:") {
+			must.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			break
+		}
+	}
+	for scanner.Scan() {
+		out.WriteString(scanner.Text() + "\n")
+	}
+	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	check.Contains(t, out.String(), "canceled after")
+
+	c := waitCapture(t, captures, 1)
+	check.Contains(t, allData(c[0], conformance.ClientToServer), `{"type":5,"invocationId":"1"}`)
+}
+
+func TestListenCount(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "2", url, "notify")
+	stdout, err := cmd.StdoutPipe()
+	must.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must.NoError(t, cmd.Start())
+
+	scanner := bufio.NewScanner(stdout)
+	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
+	must.Contains(t, scanner.Text(), `"event":"connected"`)
+
+	for i := range 2 {
+		r := runProbe(t, nil, "call", url, "Broadcast", `"Notify"`, fmt.Sprint(i))
+		must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	}
+	var lines []string
+	for scanner.Scan() {
+		lines = append(lines, scanner.Text())
+	}
+	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	must.Len(t, lines, 2)
+	check.Equal(t, `{"event":"invocation","target":"Notify","arguments":[0]}`, lines[0])
+	check.Equal(t, `{"event":"invocation","target":"Notify","arguments":[1]}`, lines[1])
+}
+
+func TestListenTimeout(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	r := runProbe(t, nil, "listen", "--count", "1", "--timeout", "300ms", url, "Notify")
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "timed out after 300ms with 0 of 1 invocations")
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := [][]string{
+		{},
+		{"nosuchcommand"},
+		{"call"},
+		{"call", "http://127.0.0.1:1/hub"},
+		{"call", "--nosuchflag", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "--send", "--stream", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "--transport", "longpolling", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "--token-env", "HUBPROBE_TEST_UNSET", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "-H", "no colon", "http://127.0.0.1:1/hub", "Add"},
+		{"listen", "http://127.0.0.1:1/hub"},
+		{"replay"},
+	}
+	for _, args := range cases {
+		r := runProbe(t, nil, args...)
+		check.Equal(t, 2, r.code, "hubprobe %v", args)
+		check.Contains(t, r.stderr, "usage: hubprobe", "hubprobe %v", args)
+	}
+}
+
+func TestUsageMessagePack(t *testing.T) {
+	r := runProbe(t, nil, "call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Add")
+	check.Contains(t, r.stderr, "MessagePack hub protocol is not implemented yet")
+}
+
+func TestCallInvalidJSONArgument(t *testing.T) {
+	r := runProbe(t, nil, "call", "http://127.0.0.1:1/hub", "Echo", "1", "hello")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, `argument 2 ("hello") is not valid JSON`)
+}
+
+func TestHelp(t *testing.T) {
+	r := runProbe(t, nil, "help")
+	must.Equal(t, 0, r.code)
+	for _, flag := range []string{"-H", "-token-env", "-protocol", "-skip-negotiate", "-transport", "-insecure",
+		"-handshake-timeout", "-keep-alive", "-server-timeout", "-json", "-v", "-record", "-count", "-stream", "-send", "-check"} {
+		check.True(t, regexp.MustCompile(`(?m)^  `+flag+`\b`).MatchString(r.stdout), "flag %s is not documented", flag)
+	}
+	check.Contains(t, r.stdout, "(default 15s)")
+
+	r = runProbe(t, nil, "call", "-h")
+	check.Equal(t, 0, r.code)
+	check.Contains(t, r.stdout, "usage: hubprobe call")
+}
+
+func TestNotFound(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	r := runProbe(t, nil, "call", srv.URL+"/hub", "Add", "1", "2")
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "404 Not Found: the URL is not a SignalR hub endpoint")
+}
+
+func TestUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/hub"
+	srv.Close()
+	r := runProbe(t, nil, "call", url, "Add", "1", "2")
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "cannot connect")
+}
+
+// otherProtocol is a protocol named "other", so that a server offering only
+// it rejects the JSON handshake.
+type otherProtocol struct{ protocol.JSON }
+
+func (otherProtocol) Name() string { return "other" }
+
+func TestHandshakeError(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{Protocols: []protocol.HubProtocol{otherProtocol{}}})
+	r := runProbe(t, nil, "call", url, "Add", "1", "2")
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "the server rejected the handshake")
+}
+
+func TestTokenNeverPrinted(t *testing.T) {
+	const token = "tok-9f8e7d6c5b4a-secret"
+	var sawToken bool
+	var mu sync.Mutex
+	url, _ := startHub(t, conformance.Options{Authorize: func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") == "Bearer "+token {
+			sawToken = true
+		}
+		return true
+	}})
+	env := []string{"HUBPROBE_TEST_TOKEN=" + token}
+	r := runProbe(t, env, "call", "-v", "--token-env", "HUBPROBE_TEST_TOKEN", url, "Echo", `"`+token+`"`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	mu.Lock()
+	check.True(t, sawToken, "the server did not receive the token")
+	mu.Unlock()
+	check.NotContains(t, r.stdout, token)
+	check.NotContains(t, r.stderr, token)
+	check.Contains(t, r.stderr, "Authorization: [REDACTED]")
+	check.Contains(t, r.stderr, "> Invocation target=Echo")
+
+	r = runProbe(t, nil, "call", "-v", "-H", "Authorization: Bearer "+token, url, "Echo", `"`+token+`"`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.NotContains(t, r.stdout, token)
+	check.NotContains(t, r.stderr, token)
+}
+
+func TestRecordReplayCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.capture")
+	r := runProbe(t, nil, "demo", "--record", path)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+
+	r = runProbe(t, nil, "replay", "--check", path)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "all valid")
+
+	r = runProbe(t, nil, "replay", path)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `client: {"type":1,"invocationId":"1","target":"Add","arguments":[2,3]}`)
+
+	data, err := os.ReadFile(path)
+	must.NoError(t, err)
+	broken := strings.Replace(string(data), `"result":5}`, `"result":5`, 1)
+	must.NotEqual(t, string(data), broken)
+	must.NoError(t, os.WriteFile(path, []byte(broken), 0o600))
+	r = runProbe(t, nil, "replay", "--check", path)
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "line 9, hub message 1")
+}
+
+func waitCapture(t *testing.T, captures func() []*conformance.Capture, n int) []*conformance.Capture {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c := captures(); len(c) >= n {
+			return c
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d sessions recorded within 5s", n)
+	return nil
+}
+
+// allData returns the payloads of c sent in direction dir, joined.
+func allData(c *conformance.Capture, dir conformance.Direction) string {
+	var b strings.Builder
+	for _, m := range c.Messages {
+		if m.Direction == dir {
+			b.Write(m.Data)
+		}
+	}
+	return b.String()
+}
