@@ -197,7 +197,7 @@ func TestCallStreamInterrupt(t *testing.T) {
 	cmd := exec.CommandContext(ctx, binary, "call", "--stream", url, "Counter", "1000", "20")
 	stdout, err := cmd.StdoutPipe()
 	must.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	must.NoError(t, cmd.Start())
 
@@ -227,7 +227,7 @@ func TestListenCount(t *testing.T) {
 	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "2", url, "notify")
 	stdout, err := cmd.StdoutPipe()
 	must.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	must.NoError(t, cmd.Start())
 
