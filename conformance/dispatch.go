@@ -219,8 +219,8 @@ func errorText(call *Call, err error) string {
 	return err.Error()
 }
 
-// sendError answers an invocation with an error Completion. Non-blocking
-// invocations, those without an id, get no answer.
+// sendError sends an error Completion for an invocation. Non-blocking
+// invocations, those without an id, get nothing.
 func (c *Conn) sendError(id, text string) {
 	c.logger.Debug("invocation failed", "invocationId", id, "error", text)
 	if id == "" {
@@ -249,7 +249,7 @@ func (c *Conn) deliverItem(m *protocol.Message) {
 }
 
 // complete handles a Completion from the client: the end of a
-// client-to-server stream, or the answer to an invocation of the server.
+// client-to-server stream, or the result of an invocation of the server.
 // Others are dropped, as the .NET server does.
 func (c *Conn) complete(m *protocol.Message) {
 	c.mu.Lock()

@@ -17,8 +17,8 @@ import (
 // err.Error() unchanged, as a .NET hub with detailed errors sends it.
 type MethodFunc func(call *Call) (result any, err error)
 
-// A VoidFunc is a hub method without a result. It is answered with a void
-// Completion, one without result or error.
+// A VoidFunc is a hub method without a result. Its Completion is void: it
+// has neither result nor error.
 type VoidFunc func(call *Call) error
 
 // A StreamFunc is a hub method that streams items to the caller. It calls
@@ -45,7 +45,8 @@ type hubMethod struct {
 
 // A Hub is a set of named methods that clients invoke. Method names are
 // case-sensitive, as on the .NET server. Register methods before the hub
-// serves connections; registering later is safe but races with calls.
+// serves connections. Registering later is safe for concurrent use, but a
+// call that arrives meanwhile may find the old method or the new one.
 type Hub struct {
 	mu      sync.RWMutex // guards methods
 	methods map[string]*hubMethod
@@ -219,7 +220,7 @@ func (s *ClientStream) Recv(ctx context.Context) (protocol.RawValue, error) {
 }
 
 // Send sends an Invocation without an invocation id to the client, which
-// must not answer it. Arguments are encoded with the connection's protocol;
+// must not reply to it. Arguments are encoded with the connection's protocol;
 // a [protocol.RawValue] is sent as it is.
 func (c *Conn) Send(ctx context.Context, target string, args ...any) error {
 	m := protocol.Message{Type: protocol.TypeInvocation, Target: target}
