@@ -138,6 +138,8 @@ func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, er
 			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Result: json.RawMessage(l.reply)})
 		}
 	}
+	// NOTE: the command stops the client as soon as enough is closed, so
+	// the client result of the last invocation may not reach the server.
 	if last {
 		close(l.enough)
 	}

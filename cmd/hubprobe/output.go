@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -21,7 +22,7 @@ const redacted = "[REDACTED]"
 
 // A redactor replaces known secrets in everything written through the
 // writers it wraps. Each Write is redacted on its own, so a secret split
-// across two writes would pass; every print of hubprobe is a single Write.
+// across two writes would pass. Every print of hubprobe is a single Write.
 type redactor struct {
 	mu      sync.Mutex
 	secrets []string
@@ -280,13 +281,24 @@ func formatHeaders(h http.Header) string {
 	return b.String()
 }
 
-// redactQuery hides the query of a URL, which may carry an access token
-// or a connection token.
+// redactQuery hides the query parameters of a URL that carry an access
+// token (access_token) or a connection token (id). It hides the whole query
+// when the URL cannot be parsed.
 func redactQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
+	i := strings.IndexByte(u, '?')
+	if i < 0 {
+		return u
+	}
+	query, err := url.ParseQuery(u[i+1:])
+	if err != nil {
 		return u[:i] + "?" + redacted
 	}
-	return u
+	for _, key := range []string{"access_token", "id"} {
+		if query.Has(key) {
+			query.Set(key, redacted)
+		}
+	}
+	return u[:i] + "?" + query.Encode()
 }
 
 // redactJSONTokens hides the token properties of a negotiate response.
