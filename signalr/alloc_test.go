@@ -1,0 +1,136 @@
+//go:build !race
+
+// The race detector allocates on its own, so these tests run only without it.
+
+package signalr
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// discardConn accepts writes without copying them, so that allocation
+// counts measure the client alone.
+type discardConn struct{ closed chan struct{} }
+
+func (d *discardConn) ReadMessage() ([]byte, error) {
+	<-d.closed
+	return nil, io.EOF
+}
+func (d *discardConn) WriteMessage(ctx context.Context, p []byte) error { return nil }
+func (d *discardConn) Close() error                                     { return nil }
+
+// startDiscardClient returns a client whose connection writes nowhere and
+// reads nothing; tests feed it messages through the framer.
+func startDiscardClient(t *testing.T) (*Client, *connection) {
+	t.Helper()
+	c := NewClient("http://127.0.0.1/hub", Config{KeepAliveInterval: -1, ServerTimeout: -1})
+	dc := &discardConn{closed: make(chan struct{})}
+	conn := newConnection(c, dc, "alloc")
+	c.conn = conn
+	conn.wg.Add(1)
+	go conn.handlers.run()
+	t.Cleanup(func() {
+		close(dc.closed)
+		conn.fail(nil)
+		conn.wg.Wait()
+	})
+	return c, conn
+}
+
+func TestSendAllocs(t *testing.T) {
+	c, _ := startDiscardClient(t)
+	args := []any{protocol.RawValue(`1234567`), protocol.RawValue(`"hello, world"`), protocol.RawValue(`{"id":"U-abc"}`)}
+	ctx := context.Background()
+	send := func() {
+		if err := c.Send(ctx, "SendMessage", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	if n := testing.AllocsPerRun(1000, send); n != 0 {
+		t.Errorf("Send with pre-encoded arguments: %v allocations; want 0", n)
+	}
+}
+
+func TestReceiveInvocationAllocs(t *testing.T) {
+	c, conn := startDiscardClient(t)
+	handled := make(chan struct{}, 1)
+	var got int
+	c.On("Tick", func(ctx context.Context, inv *Invocation) (any, error) {
+		got += len(inv.Arguments[0])
+		handled <- struct{}{}
+		return nil, nil
+	})
+	record := protocol.AppendRecord(nil, []byte(`{"type":1,"target":"Tick","arguments":[1234567,"hello, world",{"id":"U-abc"}]}`))
+	receive := func() {
+		if err := conn.framer.Feed(record); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.drainFramer(); err != nil {
+			t.Fatal(err)
+		}
+		<-handled
+	}
+	receive()
+	if n := testing.AllocsPerRun(1000, receive); n != 0 {
+		t.Errorf("receiving an Invocation and running its handler: %v allocations; want 0", n)
+	}
+}
+
+// answerConn answers every Invocation it writes with a Completion whose
+// result is 3, fed straight into the client's read path.
+type answerConn struct {
+	discardConn
+	t    *testing.T
+	conn *connection
+	msg  protocol.Message
+	buf  []byte
+}
+
+func (a *answerConn) WriteMessage(ctx context.Context, p []byte) error {
+	rec, _, ok := protocol.SplitRecord(p)
+	if !ok {
+		return nil
+	}
+	if err := (protocol.JSON{}).ParseMessage(rec, &a.msg); err != nil || a.msg.Type != protocol.TypeInvocation {
+		return err
+	}
+	a.buf = append(a.buf[:0], `{"type":3,"invocationId":"`...)
+	a.buf = append(a.buf, a.msg.InvocationID...)
+	a.buf = append(a.buf, `","result":3}`+"\x1e"...)
+	if err := a.conn.framer.Feed(a.buf); err != nil {
+		return err
+	}
+	return a.conn.drainFramer()
+}
+
+func TestInvokeAllocs(t *testing.T) {
+	c := NewClient("http://127.0.0.1/hub", Config{KeepAliveInterval: -1, ServerTimeout: -1})
+	ac := &answerConn{discardConn: discardConn{closed: make(chan struct{})}, t: t}
+	conn := newConnection(c, ac, "alloc")
+	ac.conn = conn
+	c.conn = conn
+	t.Cleanup(func() { conn.fail(nil) })
+
+	args := []any{protocol.RawValue(`1`), protocol.RawValue(`2`)}
+	ctx := context.Background()
+	var result protocol.RawValue
+	invoke := func() {
+		if err := c.Invoke(ctx, "Add", &result, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	invoke()
+	if string(result) != "3" {
+		t.Fatalf("result = %s; want 3", result)
+	}
+	n := testing.AllocsPerRun(1000, invoke)
+	t.Logf("Invoke: %v allocations per call", n)
+	if n > 2 {
+		t.Errorf("Invoke with pre-encoded arguments and a raw result: %v allocations; want at most 2", n)
+	}
+}

@@ -1,0 +1,250 @@
+package signalr
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// A transportConn carries the hub protocol's framed messages over one
+// transport connection.
+type transportConn interface {
+	// ReadMessage returns the next transport message. It is valid until
+	// the next call.
+	ReadMessage() ([]byte, error)
+
+	// WriteMessage sends one transport message. It is safe for concurrent
+	// use.
+	WriteMessage(ctx context.Context, p []byte) error
+
+	// Close closes the connection. It unblocks ReadMessage.
+	Close() error
+}
+
+// dialFunc negotiates and opens a transport connection. It returns the
+// connection ID, which is empty when negotiation was skipped.
+type dialFunc func(ctx context.Context) (transportConn, string, error)
+
+// A Client is a connection to one SignalR hub. Create it with [NewClient],
+// register handlers with [Client.On], then call [Client.Start].
+type Client struct {
+	url    string
+	config Config
+	log    *slog.Logger
+	dial   dialFunc
+
+	handlersMu sync.RWMutex // guards handlers
+	handlers   map[string][]Handler
+
+	mu       sync.Mutex // guards the fields below
+	conn     *connection
+	starting bool
+}
+
+// NewClient returns a client for the hub at url, an http, https, ws or wss
+// URL. It does not connect; call [Client.Start].
+func NewClient(url string, config Config) *Client {
+	c := &Client{
+		url:      url,
+		config:   config.withDefaults(),
+		handlers: make(map[string][]Handler),
+	}
+	c.log = c.config.Logger
+	c.dial = c.dialTransport
+	return c
+}
+
+// Start negotiates, opens the transport and completes the handshake. ctx
+// bounds the whole start; the handshake is bounded also by
+// Config.HandshakeTimeout. When Start returns an error, the client is not
+// connected and Start may be called again.
+func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.starting || (c.conn != nil && !c.conn.isDone()) {
+		c.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	c.starting = true
+	c.mu.Unlock()
+
+	conn, err := c.connect(ctx)
+
+	c.mu.Lock()
+	c.starting = false
+	if err == nil {
+		c.conn = conn
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	conn.run()
+	return nil
+}
+
+// connect dials and completes the handshake.
+func (c *Client) connect(ctx context.Context) (*connection, error) {
+	tc, connectionID, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := newConnection(c, tc, connectionID)
+	if err := conn.handshake(ctx); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	c.log.Info("signalr: connected", "url", redactURL(c.url), "connectionId", connectionID, "protocol", c.config.Protocol.Name())
+	return conn, nil
+}
+
+// Stop sends a Close message, closes the connection and waits until the
+// client's goroutines have ended or ctx is done. Calls still waiting fail
+// with an error that wraps [ErrConnectionClosed]. Stop on a client that is
+// not connected returns nil.
+func (c *Client) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	return conn.stop(ctx)
+}
+
+// ConnectionID returns the ID of the current connection, or "" when the
+// client is not connected or skipped negotiation.
+func (c *Client) ConnectionID() string {
+	if conn := c.current(); conn != nil {
+		return conn.id
+	}
+	return ""
+}
+
+// Done returns a channel that is closed when the current connection ends,
+// or nil when the client was never started.
+func (c *Client) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.done
+}
+
+// Err returns why the last connection ended: nil while it is open or after
+// Stop, a [*CloseError] when the server closed it, or the transport or
+// protocol error that ended it.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	return conn.endErr()
+}
+
+// current returns the open connection, or nil.
+func (c *Client) current() *connection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil || c.conn.isDone() {
+		return nil
+	}
+	return c.conn
+}
+
+// On registers handler for server invocations of target. Targets match
+// case-insensitively, like the official clients. Several handlers may share
+// a target; all of them run, in registration order. Case is ignored for
+// ASCII letters only. Handlers may be
+// registered before or after Start.
+func (c *Client) On(target string, handler Handler) {
+	key := string(appendLower(nil, target))
+	c.handlersMu.Lock()
+	c.handlers[key] = append(c.handlers[key], handler)
+	c.handlersMu.Unlock()
+}
+
+// Off removes every handler of target.
+func (c *Client) Off(target string) {
+	c.handlersMu.Lock()
+	delete(c.handlers, string(appendLower(nil, target)))
+	c.handlersMu.Unlock()
+}
+
+// handshake sends the handshake request and reads the response. Bytes that
+// arrive after the response are kept as hub data.
+func (conn *connection) handshake(ctx context.Context) error {
+	c := conn.client
+	ctx, cancel := context.WithTimeoutCause(ctx, c.config.HandshakeTimeout, ErrHandshakeTimeout)
+	defer cancel()
+	stopClose := context.AfterFunc(ctx, func() { conn.tc.Close() })
+	defer stopClose()
+
+	req := protocol.AppendHandshakeRequest(nil, protocol.HandshakeRequest{
+		Protocol: c.config.Protocol.Name(),
+		Version:  c.config.Protocol.Version(),
+	})
+	if err := conn.tc.WriteMessage(ctx, req); err != nil {
+		return handshakeFailure(ctx, err)
+	}
+	var pending []byte
+	for {
+		data, err := conn.tc.ReadMessage()
+		if err != nil {
+			return handshakeFailure(ctx, err)
+		}
+		pending = append(pending, data...)
+		record, rest, ok := protocol.SplitRecord(pending)
+		if !ok {
+			if max := conn.framer.MaxMessageSize; max > 0 && len(pending) > max {
+				return errors.Join(errors.New("signalr: handshake response too large"), protocol.ErrMessageTooLarge)
+			}
+			continue
+		}
+		resp, err := protocol.ParseHandshakeResponse(record)
+		if err != nil {
+			return err
+		}
+		if resp.Error != "" {
+			return &HandshakeError{Message: resp.Error}
+		}
+		if stopClose() == false {
+			// The timeout fired and closed the transport just as the
+			// response arrived.
+			return handshakeFailure(ctx, errors.New("transport closed"))
+		}
+		now := conn.now()
+		conn.lastRecv.Store(now)
+		conn.lastSent.Store(now)
+		if len(rest) > 0 {
+			if err := conn.framer.Feed(rest); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func handshakeFailure(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return err
+}
+
+func redactURL(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		return s[:i] + "?[query redacted]"
+	}
+	return s
+}
+
+// nowSince returns the nanoseconds since start on the monotonic clock.
+func nowSince(start time.Time) int64 { return int64(time.Since(start)) }

@@ -1,0 +1,104 @@
+package signalr
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// Default values of [Config], the same as the official clients use.
+const (
+	DefaultHandshakeTimeout  = 15 * time.Second
+	DefaultKeepAliveInterval = 15 * time.Second
+	DefaultServerTimeout     = 30 * time.Second
+)
+
+// DefaultMaxHandlerQueue is the default of [Config.MaxHandlerQueue].
+const DefaultMaxHandlerQueue = 10000
+
+// Config configures a [Client]. The zero value works; each field documents
+// its default. A Config must not be changed after it was passed to
+// [NewClient], which keeps its own copy.
+type Config struct {
+	// Protocol is the hub protocol. Nil means [protocol.JSON].
+	Protocol protocol.HubProtocol
+
+	// HTTPClient sends the negotiate requests. Nil means a client with
+	// TLSConfig and no timeout of its own; the ctx of Start bounds it.
+	HTTPClient *http.Client
+
+	// Header is sent with every HTTP request, the WebSocket upgrade
+	// included.
+	Header http.Header
+
+	// AccessTokenProvider, when set, is called for every HTTP request and
+	// its token sent as "Authorization: Bearer <token>", unless Header sets
+	// Authorization itself.
+	AccessTokenProvider func(ctx context.Context) (string, error)
+
+	// SkipNegotiation connects the WebSocket straight to the hub URL
+	// without negotiating. The connection then has no connection ID.
+	SkipNegotiation bool
+
+	// TLSConfig is used for https and wss URLs. Nil means the default
+	// configuration, which verifies certificates.
+	TLSConfig *tls.Config
+
+	// HandshakeTimeout bounds the handshake after the WebSocket opened.
+	// Zero means DefaultHandshakeTimeout (15 s).
+	HandshakeTimeout time.Duration
+
+	// KeepAliveInterval is how long the client may send nothing before it
+	// sends a Ping. Zero means DefaultKeepAliveInterval (15 s); a negative
+	// value disables pings.
+	KeepAliveInterval time.Duration
+
+	// ServerTimeout is how long the client waits without receiving
+	// anything before it closes the connection with [ErrServerTimeout]. It
+	// should be at least twice the server's keep-alive interval. Zero means
+	// DefaultServerTimeout (30 s); a negative value disables the check.
+	ServerTimeout time.Duration
+
+	// MaxMessageSize is the largest hub message the client accepts, in
+	// bytes. Zero means [protocol.DefaultMaxMessageSize]; a negative value
+	// means no limit.
+	MaxMessageSize int
+
+	// MaxHandlerQueue is how many server invocations may wait for their
+	// handler. When a slow handler lets more pile up, the connection closes
+	// with [ErrHandlerQueueFull] rather than dropping invocations. Zero
+	// means DefaultMaxHandlerQueue (10,000).
+	MaxHandlerQueue int
+
+	// Logger receives the client's log records. Nil discards them. Tokens
+	// and Authorization values are never logged.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Protocol == nil {
+		c.Protocol = protocol.JSON{}
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.KeepAliveInterval == 0 {
+		c.KeepAliveInterval = DefaultKeepAliveInterval
+	}
+	if c.ServerTimeout == 0 {
+		c.ServerTimeout = DefaultServerTimeout
+	}
+	if c.MaxHandlerQueue == 0 {
+		c.MaxHandlerQueue = DefaultMaxHandlerQueue
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Header = c.Header.Clone()
+	return c
+}

@@ -1,0 +1,406 @@
+package signalr
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// A connection is one transport connection of a Client, from the handshake
+// to its end.
+type connection struct {
+	client *Client
+	tc     transportConn
+	id     string
+	proto  protocol.HubProtocol
+	start  time.Time // origin of lastSent and lastRecv
+
+	lastSent atomic.Int64 // nanoseconds since start
+	lastRecv atomic.Int64 // nanoseconds since start
+	nextID   atomic.Uint64
+
+	// Owned by the read loop:
+	framer protocol.Framer
+	rmsg   protocol.Message
+
+	// wmu is a one-slot semaphore held while a message is encoded and
+	// written, so that writers can wait for it with a context. It guards
+	// wbuf, wmsg and argBuf.
+	wmu    chan struct{}
+	wbuf   []byte
+	wmsg   protocol.Message
+	argBuf []byte
+	argEnd []int
+	idBuf  [20]byte
+
+	mu      sync.Mutex // guards calls, err and ended
+	calls   map[uint64]*call
+	err     error // why the connection ended; nil after Stop
+	ended   bool
+	stopped bool // Stop was called
+
+	done     chan struct{} // closed when the connection has ended
+	handlers *handlerQueue
+	wg       sync.WaitGroup // the connection's goroutines
+}
+
+func newConnection(c *Client, tc transportConn, id string) *connection {
+	conn := &connection{
+		client: c,
+		tc:     tc,
+		id:     id,
+		proto:  c.config.Protocol,
+		start:  time.Now(),
+		wmu:    make(chan struct{}, 1),
+		calls:  make(map[uint64]*call),
+		done:   make(chan struct{}),
+	}
+	conn.framer = protocol.Framer{Format: conn.proto.TransferFormat(), MaxMessageSize: c.config.MaxMessageSize}
+	conn.handlers = newHandlerQueue(conn, c.config.MaxHandlerQueue)
+	return conn
+}
+
+func (conn *connection) now() int64 { return nowSince(conn.start) }
+
+// run starts the connection's goroutines after a successful handshake.
+func (conn *connection) run() {
+	conn.wg.Add(3)
+	go conn.readLoop()
+	go conn.keepAlive()
+	go conn.handlers.run()
+
+	// The JavaScript client sends a Ping right after the handshake, which
+	// lets the server's client timeout start from a message.
+	m := protocol.Message{Type: protocol.TypePing}
+	ctx, cancel := context.WithTimeout(context.Background(), conn.client.config.HandshakeTimeout)
+	defer cancel()
+	if err := conn.write(ctx, &m); err != nil {
+		conn.fail(err)
+	}
+}
+
+func (conn *connection) isDone() bool {
+	select {
+	case <-conn.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (conn *connection) endErr() error {
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	return conn.err
+}
+
+// fail ends the connection with err. Only the first call has an effect.
+// Calls still waiting fail with an error wrapping ErrConnectionClosed and
+// err.
+func (conn *connection) fail(err error) {
+	conn.mu.Lock()
+	if conn.ended {
+		conn.mu.Unlock()
+		return
+	}
+	conn.ended = true
+	if !conn.stopped {
+		conn.err = err
+	}
+	calls := conn.calls
+	conn.calls = nil
+	conn.mu.Unlock()
+
+	if err != nil && !conn.stopped {
+		conn.client.log.Warn("signalr: connection ended", "connectionId", conn.id, "error", err)
+	}
+	closeErr := &closedError{cause: err}
+	for _, cl := range calls {
+		cl.finish(nil, false, closeErr)
+	}
+	conn.tc.Close()
+	conn.handlers.close()
+	close(conn.done)
+}
+
+// stop sends a Close message and ends the connection.
+func (conn *connection) stop(ctx context.Context) error {
+	conn.mu.Lock()
+	alreadyEnded := conn.ended
+	conn.stopped = true
+	conn.mu.Unlock()
+	if !alreadyEnded {
+		m := protocol.Message{Type: protocol.TypeClose}
+		if err := conn.write(ctx, &m); err != nil {
+			conn.client.log.Debug("signalr: sending Close failed", "connectionId", conn.id, "error", err)
+		}
+		conn.fail(nil)
+	}
+	waited := make(chan struct{})
+	go func() {
+		conn.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readLoop owns all reads. It parses each message and dispatches it.
+func (conn *connection) readLoop() {
+	defer conn.wg.Done()
+	for {
+		if err := conn.drainFramer(); err != nil {
+			conn.fail(err)
+			return
+		}
+		data, err := conn.tc.ReadMessage()
+		if err != nil {
+			conn.fail(err)
+			return
+		}
+		conn.lastRecv.Store(conn.now())
+		if err := conn.framer.Feed(data); err != nil {
+			conn.fail(err)
+			return
+		}
+	}
+}
+
+// drainFramer handles every complete message buffered in the framer.
+func (conn *connection) drainFramer() error {
+	for {
+		payload, err := conn.framer.Next()
+		if err != nil || payload == nil {
+			return err
+		}
+		if err := conn.proto.ParseMessage(payload, &conn.rmsg); err != nil {
+			return err
+		}
+		if err := conn.dispatch(&conn.rmsg); err != nil {
+			return err
+		}
+	}
+}
+
+// dispatch acts on one message from the server. m is valid only during the
+// call.
+func (conn *connection) dispatch(m *protocol.Message) error {
+	switch m.Type {
+	case protocol.TypeInvocation:
+		return conn.handlers.push(m)
+	case protocol.TypeStreamItem:
+		if cl := conn.lookup(m.InvocationID, false); cl != nil && cl.stream != nil {
+			cl.stream.push(m.Item)
+		}
+	case protocol.TypeCompletion:
+		cl := conn.lookup(m.InvocationID, true)
+		if cl == nil {
+			conn.client.log.Debug("signalr: ignoring a Completion for an unknown invocation", "invocationId", m.InvocationID)
+			return nil
+		}
+		var err error
+		if m.HasError {
+			err = &HubError{Message: m.Error}
+		}
+		cl.finish(m.Result, m.HasResult, err)
+	case protocol.TypeClose:
+		return &CloseError{Message: m.Error, HasError: m.HasError, AllowReconnect: m.AllowReconnect}
+	case protocol.TypeStreamInvocation, protocol.TypeCancelInvocation:
+		conn.client.log.Debug("signalr: ignoring a message clients do not expect", "type", m.Type.String())
+	}
+	// Ping needs no action beyond the receive time the read loop stored.
+	// Ack and Sequence are for stateful reconnect, which this connection
+	// did not negotiate, and messages of unknown types are ignored.
+	return nil
+}
+
+// lookup finds the call of an invocation ID. remove takes it out of the
+// pending calls.
+func (conn *connection) lookup(id string, remove bool) *call {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return nil
+	}
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	cl := conn.calls[n]
+	if cl != nil && remove {
+		delete(conn.calls, n)
+	}
+	return cl
+}
+
+// register adds a pending call and returns its invocation ID.
+func (conn *connection) register(cl *call) (uint64, error) {
+	id := conn.nextID.Add(1)
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if conn.ended {
+		return 0, &closedError{cause: conn.err}
+	}
+	conn.calls[id] = cl
+	return id, nil
+}
+
+// unregister removes a pending call. It reports false when the call was no
+// longer pending because it has finished or is finishing.
+func (conn *connection) unregister(id uint64) bool {
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if _, ok := conn.calls[id]; !ok {
+		return false
+	}
+	delete(conn.calls, id)
+	return true
+}
+
+// keepAlive sends a Ping when nothing was sent for the keep-alive interval
+// and ends the connection when nothing arrived for the server timeout.
+func (conn *connection) keepAlive() {
+	defer conn.wg.Done()
+	cfg := &conn.client.config
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := conn.now()
+		next := int64(time.Hour)
+		if cfg.ServerTimeout > 0 {
+			deadline := conn.lastRecv.Load() + int64(cfg.ServerTimeout)
+			if now >= deadline {
+				conn.fail(ErrServerTimeout)
+				return
+			}
+			next = min(next, deadline-now)
+		}
+		if cfg.KeepAliveInterval > 0 {
+			due := conn.lastSent.Load() + int64(cfg.KeepAliveInterval)
+			if now >= due {
+				m := protocol.Message{Type: protocol.TypePing}
+				ctx, cancel := context.WithTimeout(context.Background(), cfg.KeepAliveInterval)
+				err := conn.write(ctx, &m)
+				cancel()
+				if err != nil {
+					conn.fail(err)
+					return
+				}
+				due = conn.now() + int64(cfg.KeepAliveInterval)
+			}
+			next = min(next, due-now)
+		}
+		timer.Reset(time.Duration(max(next, int64(time.Millisecond))))
+		select {
+		case <-timer.C:
+		case <-conn.done:
+			return
+		}
+	}
+}
+
+// lockWrite acquires wmu unless ctx or the connection ends first.
+func (conn *connection) lockWrite(ctx context.Context) error {
+	select {
+	case conn.wmu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-conn.done:
+		return &closedError{cause: conn.endErr()}
+	}
+	if conn.isDone() {
+		<-conn.wmu
+		return &closedError{cause: conn.endErr()}
+	}
+	return nil
+}
+
+func (conn *connection) unlockWrite() { <-conn.wmu }
+
+// write encodes and sends m.
+func (conn *connection) write(ctx context.Context, m *protocol.Message) error {
+	if err := conn.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer conn.unlockWrite()
+	return conn.writeLocked(ctx, m)
+}
+
+// writeLocked encodes and sends m while wmu is held.
+func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) error {
+	buf, err := conn.proto.AppendMessage(conn.wbuf[:0], m)
+	if err != nil {
+		return err
+	}
+	conn.wbuf = buf
+	if err := conn.tc.WriteMessage(ctx, buf); err != nil {
+		if ctx.Err() == nil {
+			conn.fail(err)
+		}
+		return err
+	}
+	conn.lastSent.Store(conn.now())
+	return nil
+}
+
+// writeCall encodes and sends an Invocation or StreamInvocation. Arguments
+// of type protocol.RawValue are written as they are; others are encoded by
+// the hub protocol. Arguments of type *ClientStream become stream IDs.
+func (conn *connection) writeCall(ctx context.Context, typ protocol.MessageType, id uint64, target string, args []any, streams []*ClientStream) error {
+	if err := conn.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer conn.unlockWrite()
+
+	m := &conn.wmsg
+	m.Reset()
+	m.Type = typ
+	m.Target = target
+	if id != 0 {
+		m.InvocationID = bytesToString(strconv.AppendUint(conn.idBuf[:0], id, 10))
+	}
+
+	// Encoded arguments go into argBuf first and are sliced out only when
+	// it no longer grows.
+	conn.argBuf = conn.argBuf[:0]
+	conn.argEnd = conn.argEnd[:0]
+	for _, a := range args {
+		switch v := a.(type) {
+		case protocol.RawValue:
+			conn.argEnd = append(conn.argEnd, -1)
+		case *ClientStream:
+			continue
+		default:
+			var err error
+			if conn.argBuf, err = conn.proto.AppendValue(conn.argBuf, v); err != nil {
+				return errors.Join(errors.New("signalr: encoding argument "+strconv.Itoa(len(conn.argEnd))+" of "+target), err)
+			}
+			conn.argEnd = append(conn.argEnd, len(conn.argBuf))
+		}
+	}
+	start, i := 0, 0
+	for _, a := range args {
+		if raw, ok := a.(protocol.RawValue); ok {
+			m.Arguments = append(m.Arguments, raw)
+			i++
+			continue
+		}
+		if _, ok := a.(*ClientStream); ok {
+			continue
+		}
+		end := conn.argEnd[i]
+		m.Arguments = append(m.Arguments, conn.argBuf[start:end:end])
+		start = end
+		i++
+	}
+	for _, s := range streams {
+		m.StreamIDs = append(m.StreamIDs, s.idString())
+	}
+	return conn.writeLocked(ctx, m)
+}
