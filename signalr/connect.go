@@ -69,4 +69,3 @@ func (w *webSocketConn) WriteMessage(ctx context.Context, p []byte) error {
 }
 
 func (w *webSocketConn) Close() error { return w.ws.Close() }
-
