@@ -280,7 +280,7 @@ func (c *Conn) SendMessage(ctx context.Context, m *protocol.Message) error {
 	return c.enqueue(ctx, outgoing{kind: outRecord, msgType: m.Type, data: record})
 }
 
-// SendRaw sends record as one hub message, subject to the misbehaviours like
+// SendRaw sends record as one hub message, subject to the misbehaviors like
 // any other. record must include its framing: the trailing 0x1E of the JSON
 // protocol. The server does not check it, so tests can send malformed
 // messages.

@@ -68,7 +68,7 @@ var (
 )
 
 // expand appends the framed hub message of item to dst, preceded by the
-// stray messages the misbehaviours ask for. It returns dst and the number of
+// stray messages the misbehaviors ask for. It returns dst and the number of
 // hub messages appended.
 func (c *Conn) expand(w *writeState, dst []byte, item *outgoing) ([]byte, int) {
 	misbehave := &c.opts.Misbehave

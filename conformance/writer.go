@@ -24,7 +24,7 @@ const (
 // An outgoing item is one unit of work for the writer goroutine.
 type outgoing struct {
 	kind    outKind
-	msgType protocol.MessageType // type of an outRecord, for the misbehaviours
+	msgType protocol.MessageType // type of an outRecord, for the misbehaviors
 	data    []byte
 	last    *outgoing // of an outFinal
 }
@@ -94,8 +94,8 @@ func (c *Conn) writeLoop() {
 }
 
 // collectBatch adds further hub messages to w.batch, which holds count of
-// them, while Misbehavior.BatchMessages asks for more, waiting up to
-// BatchDelay for each. It returns an item it took that is not a hub message,
+// them, until it holds Misbehavior.BatchMessages or BatchDelay passes
+// without a new one. It returns an item it took that is not a hub message,
 // or nil.
 func (c *Conn) collectBatch(w *writeState, count int) *outgoing {
 	want := c.opts.Misbehave.BatchMessages
