@@ -1,0 +1,169 @@
+package conformance_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubwire/hubwire/conformance"
+)
+
+// The interop test runs the official JavaScript client, @microsoft/signalr
+// from npm, against the reference hub. It needs Node.js and installs the
+// npm packages pinned in js/package-lock.json on first use.
+//
+// Without Node.js it is skipped, unless HUBWIRE_REQUIRE_NODE=1, which CI
+// sets, turns the skip into a failure.
+//
+// With HUBWIRE_UPDATE_CAPTURES=1 the sessions are recorded into
+// testdata/captures, which is how the checked-in captures are made:
+//
+//	HUBWIRE_UPDATE_CAPTURES=1 go test ./conformance -run TestInteropOfficialClient
+
+func requireNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("HUBWIRE_REQUIRE_NODE") == "1" {
+			t.Fatal("Node.js is required (HUBWIRE_REQUIRE_NODE=1) but node is not on PATH")
+		}
+		t.Skip("Node.js not found on PATH; install it to run the interop test with the official client")
+	}
+	if _, err := os.Stat(filepath.Join("js", "node_modules", "@microsoft", "signalr")); err != nil {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Fatal("node_modules is missing and npm is not on PATH")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
+		cmd.Dir = "js"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci failed: %v\n%s", err, out)
+		}
+	}
+	return node
+}
+
+type interopLine struct {
+	Scenario string          `json:"scenario"`
+	OK       bool            `json:"ok"`
+	Result   json.RawMessage `json:"result"`
+	Error    string          `json:"error"`
+}
+
+// runInterop runs the Node script against hubURL and returns its lines by
+// scenario.
+func runInterop(t *testing.T, node, hubURL, protocolName string, scenarios ...string) map[string]interopLine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append([]string{"interop.js", hubURL, protocolName}, scenarios...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = "js"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		t.Fatalf("interop script timed out; stderr:\n%s", stderr.String())
+	}
+	lines := map[string]interopLine{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var l interopLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("interop script printed %q: %v", sc.Text(), err)
+		}
+		lines[l.Scenario] = l
+	}
+	if err != nil && len(lines) == 0 {
+		t.Fatalf("interop script failed: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	return lines
+}
+
+// interopExpectations are what each scenario of interop.js must produce.
+// A check returns "" when the result is right.
+var interopExpectations = map[string]func(l interopLine) string{
+	"echo":              resultIs(`{"text":"héllo","list":[1,2.5,null,true]}`),
+	"add":               resultIs(`42`),
+	"fail":              resultContains("bad input"),
+	"void":              resultIs(`"void"`),
+	"counter":           resultIs(`[0,1,2,3,4]`),
+	"cancel":            resultIs(`[0,1]`),
+	"sum":               resultIs(`10`),
+	"callme_result":     resultIs(`"QUIET"`),
+	"callme_noresult":   resultIs(`"fire and forget"`),
+	"callme_missing":    resultContains("Client didn't provide a result."),
+	"closeme_error":     resultContains("maintenance"),
+	"closeme_reconnect": resultContains("deploying"),
+	"big":               resultIs(`{"length":true}`),
+}
+
+func resultIs(want string) func(l interopLine) string {
+	return func(l interopLine) string {
+		var got, w any
+		if err := json.Unmarshal(l.Result, &got); err != nil {
+			return "result is not JSON: " + string(l.Result)
+		}
+		json.Unmarshal([]byte(want), &w)
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(w)
+		if !bytes.Equal(gotJSON, wantJSON) {
+			return "result = " + string(gotJSON) + "; want " + string(wantJSON)
+		}
+		return ""
+	}
+}
+
+func resultContains(text string) func(l interopLine) string {
+	return func(l interopLine) string {
+		if !strings.Contains(string(l.Result), text) {
+			return "result = " + string(l.Result) + "; want it to contain " + text
+		}
+		return ""
+	}
+}
+
+func TestInteropOfficialClient(t *testing.T) {
+	node := requireNode(t)
+	recordDir := t.TempDir()
+	if os.Getenv("HUBWIRE_UPDATE_CAPTURES") == "1" {
+		recordDir = filepath.Join("..", "testdata", "captures")
+		if err := os.MkdirAll(recordDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keep-alive pings would land at times that differ between runs, so
+	// the recorded sessions have none.
+	srv := conformance.NewServer(conformance.Options{KeepAliveInterval: -1, RecordDir: recordDir})
+	if _, err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	lines := runInterop(t, node, srv.HubURL(), "json")
+	for name, check := range interopExpectations {
+		l, ok := lines[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: the script printed no result", name)
+		case !l.OK:
+			t.Errorf("%s: official client failed: %s", name, l.Error)
+		default:
+			if msg := check(l); msg != "" {
+				t.Errorf("%s: %s", name, msg)
+			}
+		}
+	}
+	if len(lines) != len(interopExpectations) {
+		t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(interopExpectations))
+	}
+}
