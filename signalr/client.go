@@ -38,8 +38,9 @@ type Client struct {
 	log    *slog.Logger
 	dial   dialFunc
 
-	handlersMu sync.RWMutex // guards handlers
+	handlersMu sync.RWMutex // guards handlers and fallback
 	handlers   map[string][]Handler
+	fallback   Handler
 
 	mu       sync.Mutex // guards the fields below
 	conn     *connection
@@ -92,6 +93,9 @@ func (c *Client) connect(ctx context.Context) (*connection, error) {
 	tc, connectionID, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.config.Trace != nil {
+		tc = &tracingConn{transportConn: tc, trace: c.config.Trace}
 	}
 	conn := newConnection(c, tc, connectionID)
 	if err := conn.handshake(ctx); err != nil {
@@ -171,6 +175,14 @@ func (c *Client) On(target string, handler Handler) {
 	c.handlersMu.Unlock()
 }
 
+// OnFallback registers handler for server invocations of targets that have
+// no handler of their own, replacing any earlier fallback. Nil removes it.
+func (c *Client) OnFallback(handler Handler) {
+	c.handlersMu.Lock()
+	c.fallback = handler
+	c.handlersMu.Unlock()
+}
+
 // Off removes every handler of target.
 func (c *Client) Off(target string) {
 	c.handlersMu.Lock()
@@ -244,6 +256,25 @@ func redactURL(s string) string {
 		return s[:i] + "?[query redacted]"
 	}
 	return s
+}
+
+// tracingConn passes every message to Config.Trace.
+type tracingConn struct {
+	transportConn
+	trace func(Direction, []byte)
+}
+
+func (t *tracingConn) ReadMessage() ([]byte, error) {
+	p, err := t.transportConn.ReadMessage()
+	if err == nil {
+		t.trace(Received, p)
+	}
+	return p, err
+}
+
+func (t *tracingConn) WriteMessage(ctx context.Context, p []byte) error {
+	t.trace(Sent, p)
+	return t.transportConn.WriteMessage(ctx, p)
 }
 
 // nowSince returns the nanoseconds since start on the monotonic clock.

@@ -460,3 +460,51 @@ func TestStopSendsClose(t *testing.T) {
 		t.Error("Start on a stopped client with a closed transport succeeded")
 	}
 }
+
+func TestFallbackHandler(t *testing.T) {
+	c, p := startTestClient(t, Config{})
+	got := make(chan string, 2)
+	c.On("known", func(ctx context.Context, inv *Invocation) (any, error) { got <- "known"; return nil, nil })
+	c.OnFallback(func(ctx context.Context, inv *Invocation) (any, error) { got <- "fallback:" + inv.Target; return nil, nil })
+	p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Known"})
+	p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Other"})
+	for _, want := range []string{"known", "fallback:Other"} {
+		select {
+		case g := <-got:
+			if g != want {
+				t.Errorf("handler ran %q; want %q", g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no handler ran for %s", want)
+		}
+	}
+}
+
+func TestTraceSeesEveryMessage(t *testing.T) {
+	var mu sync.Mutex
+	var trace []string
+	c, p := newTestClient(t, Config{Trace: func(dir Direction, data []byte) {
+		mu.Lock()
+		trace = append(trace, dir.String()+" "+string(data))
+		mu.Unlock()
+	}})
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(context.Background()) }()
+	p.acceptHandshake("{}\x1e")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	p.next(true) // the Ping after the handshake
+	c.Stop(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"sent {\"protocol\":\"json\",\"version\":1}\x1e",
+		"received {}\x1e",
+		"sent {\"type\":6}\x1e",
+		"sent {\"type\":7}\x1e",
+	}
+	if fmt.Sprintf("%q", trace) != fmt.Sprintf("%q", want) {
+		t.Errorf("trace = %q; want %q", trace, want)
+	}
+}

@@ -74,9 +74,35 @@ type Config struct {
 	// means DefaultMaxHandlerQueue (10,000).
 	MaxHandlerQueue int
 
+	// Trace, when set, is called with every transport message the client
+	// sends or receives, the handshake included, as it crosses the
+	// transport. It runs on the goroutine that reads or writes, so it must
+	// not block, and data is valid only during the call. The messages carry
+	// whatever the hub protocol carries, so a trace that is printed or
+	// stored must be redacted by the caller. Nil traces nothing and costs
+	// nothing.
+	Trace func(dir Direction, data []byte)
+
 	// Logger receives the client's log records. Nil discards them. Tokens
 	// and Authorization values are never logged.
 	Logger *slog.Logger
+}
+
+// A Direction tells whether a traced message was sent or received.
+type Direction int
+
+// The directions of [Config.Trace].
+const (
+	Sent     Direction = 1 // from the client to the server
+	Received Direction = 2 // from the server to the client
+)
+
+// String returns "sent" or "received".
+func (d Direction) String() string {
+	if d == Sent {
+		return "sent"
+	}
+	return "received"
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.

@@ -75,6 +75,7 @@ type handlerQueue struct {
 	// Owned by the handler goroutine:
 	inv      Invocation
 	lowerBuf []byte
+	fallback [1]Handler
 }
 
 func newHandlerQueue(conn *connection, max int) *handlerQueue {
@@ -162,6 +163,10 @@ func (q *handlerQueue) handle(m *protocol.Message) {
 	q.lowerBuf = appendLower(q.lowerBuf[:0], m.Target)
 	c.handlersMu.RLock()
 	handlers := c.handlers[string(q.lowerBuf)]
+	if len(handlers) == 0 && c.fallback != nil {
+		q.fallback[0] = c.fallback
+		handlers = q.fallback[:]
+	}
 	c.handlersMu.RUnlock()
 
 	q.inv = Invocation{
