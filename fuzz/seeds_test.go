@@ -1,14 +1,13 @@
 package fuzz
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hubwire/hubwire/conformance"
 )
 
 // repoRoot is the repository root relative to the package directory, which
@@ -94,52 +93,37 @@ func vectorStreams(f *testing.F, name string, withOutput bool) [][]byte {
 	return streams
 }
 
-// captureStreams returns each file under testdata/captures whole and each of
-// its non-empty lines. A line that is a JSON string literal is decoded,
-// because control characters such as the record separator may be escaped
-// that way in a text file.
-//
-// NOTE: the format of capture files is not fixed yet. Lines that do not fit
-// this reading become ordinary fuzz inputs, and a file or line above
-// maxSeedSize is skipped.
+// captureStreams returns, for each capture under testdata/captures, the
+// payload of every recorded WebSocket message and the server's messages
+// joined into one stream. Captures above maxSeedSize are skipped.
 func captureStreams(f *testing.F) [][]byte {
 	f.Helper()
 	dir := filepath.Join(repoRoot, "testdata", "captures")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.capture"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	var streams [][]byte
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Name() == ".gitkeep" {
-			return nil
-		}
+	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return err
+			f.Fatal(err)
 		}
-		if len(data) <= maxSeedSize {
-			streams = append(streams, data)
+		if len(data) > maxSeedSize {
+			continue
 		}
-
-		scanner := bufio.NewScanner(bytes.NewReader(data))
-		scanner.Buffer(nil, maxSeedSize)
-		for scanner.Scan() {
-			line := bytes.TrimRight(scanner.Bytes(), "\r")
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
+		c, err := conformance.ReadCapture(bytes.NewReader(data))
+		if err != nil {
+			f.Fatalf("%s: %v", path, err)
+		}
+		var fromServer []byte
+		for _, m := range c.Messages {
+			streams = append(streams, m.Data)
+			if m.Direction == conformance.ServerToClient {
+				fromServer = append(fromServer, m.Data...)
 			}
-			var literal string
-			if line[0] == '"' && json.Unmarshal(line, &literal) == nil {
-				streams = append(streams, []byte(literal))
-				continue
-			}
-			streams = append(streams, bytes.Clone(line))
 		}
-		// A line longer than maxSeedSize stops the scan of this file only.
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.Fatalf("reading captures: %v", err)
+		streams = append(streams, fromServer)
 	}
 	return streams
 }
