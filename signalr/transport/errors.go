@@ -94,6 +94,9 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string {
+	if e.Message == "" {
+		return "signalr/transport: the server rejected the negotiate request without a reason"
+	}
 	return "signalr/transport: the server rejected the negotiate request: " + e.Message
 }
 

@@ -809,3 +809,53 @@ func FuzzParseNegotiateResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorText(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{
+			err:  &transport.ServerError{Message: "not allowed"},
+			want: "signalr/transport: the server rejected the negotiate request: not allowed",
+		},
+		{
+			err:  &transport.ServerError{},
+			want: "signalr/transport: the server rejected the negotiate request without a reason",
+		},
+		{
+			err:  &transport.NoTransportError{},
+			want: "signalr/transport: no usable transport: the server offered no transports",
+		},
+		{
+			err: &transport.NoTransportError{Skipped: []transport.SkippedTransport{
+				{Name: "LongPolling", Reason: "is not implemented by this client"},
+				{Name: "WebSockets", Reason: "is disabled by the client options"},
+			}},
+			want: `signalr/transport: no usable transport: "LongPolling" is not implemented by this client; ` +
+				`"WebSockets" is disabled by the client options`,
+		},
+		{
+			err:  &transport.CloseError{Code: 1011, Reason: "boom"},
+			want: "signalr/transport: the server closed the WebSocket with status 1011: boom",
+		},
+		{
+			err:  &transport.CloseError{Code: 1005},
+			want: "signalr/transport: the server closed the WebSocket with status 1005",
+		},
+		{
+			err: &transport.StatusError{Op: "negotiate", URL: "http://x/hub/negotiate", StatusCode: 404},
+			want: "signalr/transport: negotiate request to http://x/hub/negotiate failed with HTTP status 404; " +
+				"the URL is probably not a SignalR hub endpoint",
+		},
+		{
+			err:  &transport.ResponseError{Property: "url", Detail: "the redirect URL is empty", Err: transport.ErrInvalidNegotiateResponse},
+			want: `signalr/transport: invalid negotiate response: property "url": the redirect URL is empty`,
+		},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%T.Error() = %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}

@@ -122,6 +122,8 @@ func runNegotiateVector(t *testing.T, v negotiateVector) {
 		runParseVector(t, v)
 	case v.Direction == "write" && v.Kind == "negotiate_url":
 		runNegotiateURLVector(t, v)
+	case v.Direction == "write" && v.Kind == "websocket_url":
+		runWebSocketURLVector(t, v)
 	default:
 		t.Fatalf("no runner for direction %q, kind %q, side %q; add one or a deviation entry",
 			v.Direction, v.Kind, v.Side)
@@ -292,5 +294,25 @@ func runNegotiateURLVector(t *testing.T, v negotiateVector) {
 	if got != v.Output {
 		t.Errorf("NegotiateURL(%q, %d, %v) = %q; want %q",
 			m.HubURL, *m.NegotiateVersion, m.UseStatefulReconnect, got, v.Output)
+	}
+}
+
+// runWebSocketURLVector expects a message of the form
+// {"hubUrl": ..., "connectionToken": ...}. negotiate.jsonl has no such
+// lines yet; the WebSocket URL rules are tested in TestWebSocketURL.
+func runWebSocketURLVector(t *testing.T, v negotiateVector) {
+	var m struct {
+		HubURL          string `json:"hubUrl"`
+		ConnectionToken string `json:"connectionToken"`
+	}
+	if err := json.Unmarshal(v.Message, &m); err != nil {
+		t.Fatalf("message: %v", err)
+	}
+	got, err := transport.WebSocketURL(m.HubURL, m.ConnectionToken)
+	if err != nil {
+		t.Fatalf("WebSocketURL(%q) error: %v", m.HubURL, err)
+	}
+	if got != v.Output {
+		t.Errorf("WebSocketURL(%q, %q) = %q; want %q", m.HubURL, m.ConnectionToken, got, v.Output)
 	}
 }
