@@ -41,8 +41,9 @@ type TokenProvider func(ctx context.Context) (string, error)
 // NegotiateOptions configures [Negotiate]. The zero value is ready to use.
 type NegotiateOptions struct {
 	// Header holds extra headers for every negotiate request. Nil adds
-	// none. An Authorization header here takes precedence over
-	// AccessTokenProvider and over a token from a redirect.
+	// none. A Host entry replaces the Host header. An Authorization header
+	// here takes precedence over AccessTokenProvider and over a token from
+	// a redirect.
 	Header http.Header
 
 	// AccessTokenProvider supplies the bearer token for each request. Nil
@@ -174,6 +175,11 @@ func negotiateOnce(ctx context.Context, client *http.Client, hubURL string, prov
 		return nil, "", fmt.Errorf("%w: %w", ErrInvalidURL, err)
 	}
 	copyHeader(req.Header, opts.Header)
+	if host := req.Header.Get("Host"); host != "" {
+		// net/http ignores a Host entry in Header.
+		req.Host = host
+		req.Header.Del("Host")
+	}
 	token, err := authorize(ctx, req.Header, provider)
 	if err != nil {
 		return nil, "", err

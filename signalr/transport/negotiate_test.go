@@ -599,6 +599,7 @@ func TestNegotiateCallerAuthorizationWins(t *testing.T) {
 	header := http.Header{}
 	header.Set("authorization", "res U-1:abc")
 	header.Set("X-Extra", "1")
+	header.Set("Host", "hub.example")
 	_, err := transport.Negotiate(context.Background(), srv.Client(), srv.URL+"/hub",
 		transport.NegotiateOptions{Header: header, AccessTokenProvider: provider})
 	if err != nil {
@@ -609,6 +610,9 @@ func TestNegotiateCallerAuthorizationWins(t *testing.T) {
 	}
 	if got := srv.request(0).Header.Get("X-Extra"); got != "1" {
 		t.Errorf("X-Extra = %q; want 1", got)
+	}
+	if got := srv.request(0).Host; got != "hub.example" {
+		t.Errorf("Host = %q; want the caller's Host header", got)
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("provider called %d times; want 0 when the caller sets Authorization", n)

@@ -154,6 +154,9 @@ func WebSocketURL(hubURL, connectionToken string) (string, error) {
 // opts.AccessTokenProvider. ctx bounds the connect and the handshake; it
 // does not affect the returned Conn. A handshake response with a status
 // other than 101 fails with a [*StatusError].
+//
+// NOTE: the dial ignores HTTP proxy settings such as HTTPS_PROXY and
+// connects straight to the host, unlike net/http's default transport.
 func DialWebSocket(ctx context.Context, hubURL, connectionToken string, opts DialOptions) (*Conn, error) {
 	wsURL, err := WebSocketURL(hubURL, connectionToken)
 	if err != nil {
