@@ -465,7 +465,10 @@ func TestFallbackHandler(t *testing.T) {
 	c, p := startTestClient(t, Config{})
 	got := make(chan string, 2)
 	c.On("known", func(ctx context.Context, inv *Invocation) (any, error) { got <- "known"; return nil, nil })
-	c.OnFallback(func(ctx context.Context, inv *Invocation) (any, error) { got <- "fallback:" + inv.Target; return nil, nil })
+	c.OnFallback(func(ctx context.Context, inv *Invocation) (any, error) {
+		got <- "fallback:" + inv.Target
+		return nil, nil
+	})
 	p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Known"})
 	p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Other"})
 	for _, want := range []string{"known", "fallback:Other"} {
