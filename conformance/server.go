@@ -46,7 +46,7 @@ type negotiation struct {
 	attached bool   // a WebSocket serves it
 }
 
-// NewServer returns a server configured by opts. It does not listen; use it
+// NewServer returns a server configured by opts. It does not listen: use it
 // as an [http.Handler] or call [Server.Listen].
 func NewServer(opts Options) *Server {
 	opts = opts.withDefaults()

@@ -165,6 +165,11 @@ func (c *Conn) writeFrames(w *writeState, op ws.OpCode, payload []byte, data boo
 	frames := 1
 	if data {
 		frames = max(1, min(c.opts.Misbehave.SplitFrames, len(payload)))
+		// The message is recorded before it is written: once written, the
+		// client may answer before this goroutine could record it.
+		if c.rec != nil {
+			c.rec.add(ServerToClient, formatOf(op), payload)
+		}
 	}
 	for i := range frames {
 		chunk := payload[i*len(payload)/frames : (i+1)*len(payload)/frames]
@@ -184,9 +189,6 @@ func (c *Conn) writeFrames(w *writeState, op ws.OpCode, payload []byte, data boo
 	}
 	if data {
 		c.lastWrite.Store(time.Now().UnixNano())
-		if c.rec != nil {
-			c.rec.add(ServerToClient, formatOf(op), payload)
-		}
 	}
 	return nil
 }
