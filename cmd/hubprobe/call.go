@@ -41,9 +41,6 @@ func runCall(env *environment, args []string) error {
 	if *send && *stream {
 		return usagef(cmd.name, "--send and --stream cannot be combined")
 	}
-	if cf.record != "" {
-		return usagef(cmd.name, "--record works only with 'hubprobe demo': the signalr client has no hook that records the frames of a remote session")
-	}
 	if err := cf.validate(cmd, env); err != nil {
 		return err
 	}
@@ -62,32 +59,34 @@ func runCall(env *environment, args []string) error {
 	}
 
 	p := newPrinter(env, cf.json)
-	s, err := connect(ctx, env, &cf, url, p)
-	if err != nil {
-		return err
+	s := newSession(env, &cf, url)
+	if err := s.start(ctx, p, url); err != nil {
+		return s.end(env, &cf, cmd.name, err)
 	}
-	defer s.stop()
-
 	switch {
 	case *send:
-		s.trace.sent("Invocation", method, callArgs)
-		if err := s.client.Send(ctx, method, callArgs...); err != nil {
-			return err
-		}
-		p.print(event{Event: "sent", Target: method})
-		return nil
+		err = sendCall(ctx, s, p, method, callArgs)
 	case *stream:
-		return streamCall(ctx, s, p, method, callArgs)
+		err = streamCall(ctx, s, p, method, callArgs)
+	default:
+		err = invokeCall(ctx, s, p, method, callArgs)
 	}
-	return invokeCall(ctx, s, p, method, callArgs)
+	return s.end(env, &cf, cmd.name, err)
+}
+
+// sendCall sends an invocation of method without an invocation ID.
+func sendCall(ctx context.Context, s *session, p *printer, method string, args []any) error {
+	if err := s.client.Send(ctx, method, args...); err != nil {
+		return err
+	}
+	p.print(event{Event: "sent", Target: method})
+	return nil
 }
 
 // invokeCall invokes method and prints its result.
 func invokeCall(ctx context.Context, s *session, p *printer, method string, args []any) error {
-	s.trace.sent("Invocation", method, args)
 	var result protocol.RawValue
 	err := s.client.Invoke(ctx, method, &result, args...)
-	s.trace.received(method, result, err)
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,6 @@ func invokeCall(ctx context.Context, s *session, p *printer, method string, args
 // stream ends or ctx is canceled. Canceling makes the client send
 // CancelInvocation.
 func streamCall(ctx context.Context, s *session, p *printer, method string, args []any) error {
-	s.trace.sent("StreamInvocation", method, args)
 	st, err := s.client.Stream(ctx, method, args...)
 	if err != nil {
 		return err
@@ -113,7 +111,6 @@ func streamCall(ctx context.Context, s *session, p *printer, method string, args
 	for st.Next() {
 		item := append(json.RawMessage(nil), st.Item()...)
 		idx := n
-		s.trace.item(method, item)
 		p.print(event{Event: "item", Target: method, Index: &idx, Item: item})
 		n++
 	}
@@ -197,84 +194,48 @@ func shorten(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// A session is a started client with its tracer.
+// A session is a client with the log of its WebSocket messages.
 type session struct {
 	client *signalr.Client
-	trace  *msgTracer
+	frames *frameLog // nil without -v and --record
 }
 
-func (s *session) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.client.Stop(ctx)
-}
-
-// connect starts a client for url with the flags of cf and prints the
-// connection.
-// The register functions run before Start, so that handlers see the first
+// newSession returns an unstarted client for url with the flags of cf.
+// Handlers must be registered before start, so that they see the first
 // invocation.
-func connect(ctx context.Context, env *environment, cf *connFlags, url string, p *printer, register ...func(*session)) (*session, error) {
+func newSession(env *environment, cf *connFlags, url string) *session {
 	var tr *tracer
 	if cf.verbose {
 		tr = &tracer{w: env.stderr}
 	}
-	s := &session{
-		client: signalr.NewClient(url, cf.clientConfig(env, tr)),
-		trace:  &msgTracer{t: tr},
+	cfg := cf.clientConfig(env, tr)
+	s := &session{}
+	if cf.verbose || cf.record != "" {
+		s.frames = &frameLog{secrets: env.secrets, trace: tr, record: cf.record != ""}
+		cfg.Trace = s.frames.observe
 	}
-	for _, r := range register {
-		r(s)
-	}
+	s.client = signalr.NewClient(url, cfg)
+	return s
+}
+
+// start connects the client and prints the connection.
+func (s *session) start(ctx context.Context, p *printer, url string) error {
 	if err := s.client.Start(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	p.print(event{Event: "connected", URL: redactQuery(url), ConnectionID: s.client.ConnectionID()})
-	return s, nil
+	return nil
 }
 
-// A msgTracer traces hub messages with -v. The signalr client has no hook
-// that exposes its frames, so it traces the messages hubprobe sends and
-// the results it receives, as hub protocol JSON without invocation IDs.
-type msgTracer struct {
-	t *tracer
-}
-
-func (m *msgTracer) sent(kind, target string, args []any) {
-	if m == nil || m.t == nil {
-		return
+// end stops the client and writes the --record file of the session, which
+// ran the command scenario. It returns err, or the error of writing the
+// file when err is nil.
+func (s *session) end(env *environment, cf *connFlags, scenario string, err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.client.Stop(ctx)
+	if recErr := writeRecording(env, cf, s, scenario); recErr != nil && err == nil {
+		err = recErr
 	}
-	parts := make([]string, len(args))
-	for i, a := range args {
-		parts[i] = string(a.(protocol.RawValue))
-	}
-	m.t.printf("> %s target=%s arguments=[%s]", kind, target, strings.Join(parts, ","))
-}
-
-func (m *msgTracer) received(target string, result protocol.RawValue, err error) {
-	if m == nil || m.t == nil {
-		return
-	}
-	if err != nil {
-		m.t.printf("< Completion of %s error=%v", target, err)
-		return
-	}
-	m.t.printf("< Completion of %s result=%s", target, result)
-}
-
-func (m *msgTracer) item(target string, item []byte) {
-	if m == nil || m.t == nil {
-		return
-	}
-	m.t.printf("< StreamItem of %s item=%s", target, item)
-}
-
-func (m *msgTracer) invocation(inv *signalr.Invocation) {
-	if m == nil || m.t == nil {
-		return
-	}
-	parts := make([]string, len(inv.Arguments))
-	for i, a := range inv.Arguments {
-		parts[i] = string(a)
-	}
-	m.t.printf("< Invocation target=%s invocationId=%q arguments=[%s]", inv.Target, inv.InvocationID, strings.Join(parts, ","))
+	return err
 }

@@ -18,8 +18,8 @@ to it and shows, step by step, an invocation, a stream, server invocations
 with and without a client result, and a hub error. It needs no network
 beyond the loopback interface.
 
-With -v the demo prints, after the session, every WebSocket message both
-peers sent, as the server recorded them.`
+With -v the demo traces every WebSocket message both ways to stderr as it
+crosses the connection. --record writes them to a capture file.`
 
 // demoTimeout bounds the whole tour, so that a broken hub cannot hang it.
 const demoTimeout = 30 * time.Second
@@ -39,15 +39,7 @@ func runDemo(env *environment, args []string) error {
 	cf.protocol, cf.transport = "json", "websockets"
 	cf.handshakeTimeout = signalr.DefaultHandshakeTimeout
 
-	captures := make(chan *conformance.Capture, 1)
-	srv := conformance.NewServer(conformance.Options{
-		Record: func(c *conformance.Capture) {
-			select {
-			case captures <- c:
-			default:
-			}
-		},
-	})
+	srv := conformance.NewServer(conformance.Options{})
 	defer srv.Close()
 	if _, err := srv.Listen(); err != nil {
 		return fmt.Errorf("starting the reference hub: %w", err)
@@ -64,51 +56,31 @@ func runDemo(env *environment, args []string) error {
 	tour.step("Connect: negotiate, open the WebSocket, complete the JSON handshake")
 	notified := make(chan event, 1)
 	asked := make(chan event, 1)
-	s, err := connect(ctx, env, &cf, srv.HubURL(), p, func(s *session) {
-		s.client.On("Notify", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
-			notified <- invocationEvent(inv)
-			return nil, nil
-		})
-		s.client.On("Ask", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
-			asked <- invocationEvent(inv)
-			var n int
-			if err := inv.Decode(&n); err != nil {
-				return nil, err
-			}
-			return n * 2, nil
-		})
+	s := newSession(env, &cf, srv.HubURL())
+	s.client.On("Notify", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
+		notified <- invocationEvent(inv)
+		return nil, nil
 	})
-	if err != nil {
-		return err
+	s.client.On("Ask", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
+		asked <- invocationEvent(inv)
+		var n int
+		if err := inv.Decode(&n); err != nil {
+			return nil, err
+		}
+		return n * 2, nil
+	})
+	if err := s.start(ctx, p, srv.HubURL()); err != nil {
+		return s.end(env, &cf, cmd.name, err)
 	}
-
 	if err := tour.run(ctx, s, notified, asked); err != nil {
-		s.stop()
+		return s.end(env, &cf, cmd.name, err)
+	}
+	if err := s.end(env, &cf, cmd.name, nil); err != nil {
 		return err
 	}
-	s.stop()
 
 	tour.step("Done")
 	tour.note("Try it on your own hub: hubprobe call URL METHOD [ARG...]; see 'hubprobe help'")
-
-	if cf.record == "" && !cf.verbose {
-		return nil
-	}
-	var capture *conformance.Capture
-	select {
-	case capture = <-captures:
-	case <-time.After(5 * time.Second):
-		return errors.New("the reference hub did not deliver the capture of the session within 5s")
-	}
-	if cf.verbose {
-		traceCapture(&tracer{w: env.stderr}, capture)
-	}
-	if cf.record != "" {
-		if err := writeCaptureFile(cf.record, capture); err != nil {
-			return err
-		}
-		tour.note(fmt.Sprintf("Wrote the session, %d messages, to %s; read it with: hubprobe replay %s", len(capture.Messages), cf.record, cf.record))
-	}
 	return nil
 }
 
@@ -152,9 +124,7 @@ func (t *tour) run(ctx context.Context, s *session, notified, asked <-chan event
 
 	t.step(`Hub error: Fail("something went wrong") fails on purpose`)
 	var result protocol.RawValue
-	s.trace.sent("Invocation", "Fail", []any{raw(`"something went wrong"`)})
 	err := s.client.Invoke(ctx, "Fail", &result, raw(`"something went wrong"`))
-	s.trace.received("Fail", result, err)
 	var hubErr *signalr.HubError
 	if !errors.As(err, &hubErr) {
 		return fmt.Errorf("Fail returned %v, expected a hub error", err)
@@ -168,10 +138,8 @@ func (t *tour) run(ctx context.Context, s *session, notified, asked <-chan event
 // received before the result, so that the output follows the traffic.
 func (t *tour) callMe(ctx context.Context, s *session, received <-chan event, target, arg, withResult string) error {
 	args := []any{protocol.RawValue(target), protocol.RawValue(arg), protocol.RawValue(withResult)}
-	s.trace.sent("Invocation", "CallMe", args)
 	var result protocol.RawValue
 	err := s.client.Invoke(ctx, "CallMe", &result, args...)
-	s.trace.received("CallMe", result, err)
 	select {
 	case e := <-received:
 		t.p.print(e)

@@ -117,8 +117,8 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 
 func (f *connFlags) registerOutput(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per line instead of text")
-	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and hub messages; secrets are redacted")
-	fs.StringVar(&f.record, "record", "", "write the session as a capture to `FILE`, readable by 'hubprobe replay'")
+	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and every WebSocket message in both directions ('> ws' sent, '< ws' received), escaped as in a capture file; known secrets are redacted")
+	fs.StringVar(&f.record, "record", "", "write the WebSocket messages of the session as a capture to `FILE` when it ends, readable by 'hubprobe replay'; known secrets are redacted")
 }
 
 // validate checks the flag values that do not need the network.

@@ -7,18 +7,20 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/hubwire/hubwire/signalr"
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
 const listenDescription = `Connects to the hub at URL and prints every invocation the server sends to
-one of the client methods TARGET, until Ctrl-C, --count or --timeout ends it.
+the client, until Ctrl-C, --count or --timeout ends it.
 
-Targets match without regard to ASCII case. At least one TARGET is required:
-the signalr client has no handler for all targets, and invocations of other
-targets are dropped by the client (logged at debug level with -v). When the
-server waits for a result, hubprobe answers with --result or --error.
+Without TARGET, hubprobe prints the invocations of every client method. With
+one or more TARGETs it prints only those of the named client methods, which
+match without regard to ASCII case; the client drops invocations of other
+targets (logged at debug level with -v). When the server waits for a
+result, hubprobe answers with --result or --error.
 
 Exit status 0 after Ctrl-C, after --count invocations, or when --timeout
 ends a listen without --count; 1 when the connection fails or --timeout ends
@@ -40,14 +42,8 @@ func runListen(env *environment, args []string) error {
 	if fs.NArg() < 1 {
 		return usagef(cmd.name, "missing URL")
 	}
-	if fs.NArg() < 2 {
-		return usagef(cmd.name, "missing TARGET: name the client methods to listen to; the signalr client cannot receive all targets")
-	}
 	if *count < 0 {
 		return usagef(cmd.name, "--count %d: must not be negative", *count)
-	}
-	if cf.record != "" {
-		return usagef(cmd.name, "--record works only with 'hubprobe demo': the signalr client has no hook that records the frames of a remote session")
 	}
 	reply, err := compactJSON([]byte(*resultFlag))
 	if err != nil {
@@ -69,37 +65,39 @@ func runListen(env *environment, args []string) error {
 
 	p := newPrinter(env, cf.json)
 	l := &listener{p: p, max: *count, reply: reply, replyError: *errorFlag, enough: make(chan struct{})}
-	s, err := connect(timeoutCtx, env, &cf, url, p, func(s *session) {
-		l.trace = s.trace
-		for _, t := range targets {
-			s.client.On(t, l.handle)
-		}
-	})
-	if err != nil {
-		return err
+	s := newSession(env, &cf, url)
+	if len(targets) == 0 {
+		s.client.OnFallback(l.handle)
 	}
-	defer s.stop()
+	for _, t := range targets {
+		s.client.On(t, l.handle)
+	}
+	if err := s.start(timeoutCtx, p, url); err != nil {
+		return s.end(env, &cf, cmd.name, err)
+	}
+	return s.end(env, &cf, cmd.name, l.wait(ctx, timeoutCtx, s, *timeout))
+}
 
+// wait returns when the listen ends: after max invocations, when the
+// connection ends, or when timeoutCtx is done. ctx is done after Ctrl-C.
+func (l *listener) wait(ctx, timeoutCtx context.Context, s *session, timeout time.Duration) error {
 	select {
 	case <-l.enough:
 		return nil
 	case <-s.client.Done():
-		if err := s.client.Err(); err != nil {
-			return err
-		}
-		return nil
+		return s.client.Err()
 	case <-timeoutCtx.Done():
-		if ctx.Err() == nil && *count > 0 {
-			return fmt.Errorf("timed out after %v with %d of %d invocations", *timeout, l.received(), *count)
+		if ctx.Err() == nil && l.max > 0 {
+			return fmt.Errorf("timed out after %v with %d of %d invocations", timeout, l.received(), l.max)
 		}
 		return nil
 	}
 }
 
-// A listener prints the server invocations of the listened targets.
+// A listener prints the server invocations of the listened targets, or of
+// every target when it is the fallback handler.
 type listener struct {
 	p          *printer
-	trace      *msgTracer
 	max        int
 	reply      protocol.RawValue
 	replyError string
@@ -125,7 +123,6 @@ func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, er
 	last := l.max > 0 && l.n == l.max
 	l.mu.Unlock()
 
-	l.trace.invocation(inv)
 	l.p.print(invocationEvent(inv))
 	var result any
 	var err error

@@ -6,7 +6,7 @@
 //
 //	hubprobe demo [flags]
 //	hubprobe call [flags] URL METHOD [ARG...]
-//	hubprobe listen [flags] URL TARGET...
+//	hubprobe listen [flags] URL [TARGET...]
 //	hubprobe replay [--check] FILE
 //	hubprobe help [COMMAND]
 //
@@ -55,7 +55,7 @@ func init() {
 	commands = []*command{
 		{"demo", "demo [flags]", "start the reference hub in-process and show a guided tour", runDemo},
 		{"call", "call [flags] URL METHOD [ARG...]", "invoke a hub method and print its result or stream items", runCall},
-		{"listen", "listen [flags] URL TARGET...", "print the invocations the server sends to the named client methods", runListen},
+		{"listen", "listen [flags] URL [TARGET...]", "print the invocations the server sends to the client, or to the named client methods", runListen},
 		{"replay", "replay [--check] FILE", "print a recorded session, or check every frame with --check", runReplay},
 	}
 }

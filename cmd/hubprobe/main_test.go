@@ -268,7 +268,8 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "--transport", "longpolling", "http://127.0.0.1:1/hub", "Add"},
 		{"call", "--token-env", "HUBPROBE_TEST_UNSET", "http://127.0.0.1:1/hub", "Add"},
 		{"call", "-H", "no colon", "http://127.0.0.1:1/hub", "Add"},
-		{"listen", "http://127.0.0.1:1/hub"},
+		{"listen"},
+		{"listen", "--count", "-1", "http://127.0.0.1:1/hub"},
 		{"replay"},
 	}
 	for _, args := range cases {
@@ -354,7 +355,10 @@ func TestTokenNeverPrinted(t *testing.T) {
 	check.NotContains(t, r.stdout, token)
 	check.NotContains(t, r.stderr, token)
 	check.Contains(t, r.stderr, "Authorization: [REDACTED]")
-	check.Contains(t, r.stderr, "> Invocation target=Echo")
+	check.Contains(t, r.stderr, `> ws {"protocol":"json","version":1}\x1e`, "sent handshake")
+	check.Contains(t, r.stderr, `< ws {}\x1e`, "received handshake")
+	check.Contains(t, r.stderr, `> ws {"type":1,"invocationId":"1","target":"Echo","arguments":["[REDACTED]"]}\x1e`, "sent invocation")
+	check.Contains(t, r.stderr, `< ws {"type":3,"invocationId":"1","result":"[REDACTED]"}\x1e`, "received completion")
 
 	r = runProbe(t, nil, "call", "-v", "-H", "Authorization: Bearer "+token, url, "Echo", `"`+token+`"`)
 	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
@@ -383,6 +387,114 @@ func TestRecordReplayCheck(t *testing.T) {
 	r = runProbe(t, nil, "replay", "--check", path)
 	check.Equal(t, 1, r.code)
 	check.Contains(t, r.stderr, "line 9, hub message 1")
+}
+
+func TestCallRecordReplayCheck(t *testing.T) {
+	const token = "tok-1a2b3c4d5e6f-secret"
+	url, _ := startHub(t, conformance.Options{})
+	path := filepath.Join(t.TempDir(), "call.capture")
+	env := []string{"HUBPROBE_TEST_TOKEN=" + token}
+	r := runProbe(t, env, "call", "--record", path, "--token-env", "HUBPROBE_TEST_TOKEN", url, "Echo", `"`+token+`"`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stderr, "WebSocket messages to "+path)
+
+	data, err := os.ReadFile(path)
+	must.NoError(t, err)
+	check.NotContains(t, string(data), token)
+	c, err := conformance.ReadCapture(bytes.NewReader(data))
+	must.NoError(t, err)
+	check.Equal(t, "json", c.Protocol)
+	check.Equal(t, "call", c.Scenario)
+	check.Equal(t, "hubwire hubprobe", c.Client)
+	check.Contains(t, allData(c, conformance.ClientToServer), `{"type":1,"invocationId":"1","target":"Echo","arguments":["[REDACTED]"]}`)
+	check.Contains(t, allData(c, conformance.ServerToClient), `{"type":3,"invocationId":"1","result":"[REDACTED]"}`)
+
+	r = runProbe(t, nil, "replay", "--check", path)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, fmt.Sprintf("%d WebSocket messages, %d hub messages, all valid", len(c.Messages), len(c.Messages)))
+}
+
+func TestCallRecordUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/hub"
+	srv.Close()
+	path := filepath.Join(t.TempDir(), "call.capture")
+	r := runProbe(t, nil, "call", "--record", path, url, "Add", "1", "2")
+	check.Equal(t, 1, r.code)
+	check.Contains(t, r.stderr, "no WebSocket message was exchanged")
+	_, err := os.Stat(path)
+	check.True(t, os.IsNotExist(err), "the capture file exists: %v", err)
+}
+
+func TestListenAllTargets(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	path := filepath.Join(t.TempDir(), "listen.capture")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "1", "--record", path, url)
+	stdout, err := cmd.StdoutPipe()
+	must.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	must.NoError(t, cmd.Start())
+
+	scanner := bufio.NewScanner(stdout)
+	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
+	must.Contains(t, scanner.Text(), `"event":"connected"`)
+
+	r := runProbe(t, nil, "call", url, "Broadcast", `"AnyTarget"`, `{"n":7}`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	var lines []string
+	for scanner.Scan() {
+		lines = append(lines, scanner.Text())
+	}
+	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	must.Len(t, lines, 1)
+	check.Equal(t, `{"event":"invocation","target":"AnyTarget","arguments":[{"n":7}]}`, lines[0])
+
+	r = runProbe(t, nil, "replay", "--check", path)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "all valid")
+	data, err := os.ReadFile(path)
+	must.NoError(t, err)
+	check.Contains(t, string(data), "# scenario: listen\n")
+	check.Contains(t, string(data), `< text {"type":1,"target":"AnyTarget","arguments":[{"n":7}]}\x1e`)
+}
+
+func TestListenTargetFilter(t *testing.T) {
+	url, _ := startHub(t, conformance.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "1", url, "Wanted")
+	stdout, err := cmd.StdoutPipe()
+	must.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	must.NoError(t, cmd.Start())
+
+	scanner := bufio.NewScanner(stdout)
+	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
+	must.Contains(t, scanner.Text(), `"event":"connected"`)
+
+	for _, target := range []string{`"Other"`, `"Wanted"`} {
+		r := runProbe(t, nil, "call", url, "Broadcast", target, "1")
+		must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	}
+	var lines []string
+	for scanner.Scan() {
+		lines = append(lines, scanner.Text())
+	}
+	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	must.Len(t, lines, 1)
+	check.Equal(t, `{"event":"invocation","target":"Wanted","arguments":[1]}`, lines[0])
+}
+
+func TestDemoVerbose(t *testing.T) {
+	r := runProbe(t, nil, "demo", "-v")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stderr, `> ws {"type":1,"invocationId":"1","target":"Add","arguments":[2,3]}\x1e`)
+	check.Contains(t, r.stderr, `< ws {"type":3,"invocationId":"1","result":5}\x1e`)
+	check.Contains(t, r.stderr, `< ws {"type":1,"target":"Notify","arguments":["ping"]}\x1e`)
 }
 
 func waitCapture(t *testing.T, captures func() []*conformance.Capture, n int) []*conformance.Capture {

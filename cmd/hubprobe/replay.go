@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/hubwire/hubwire/conformance"
 	"github.com/hubwire/hubwire/signalr/protocol"
@@ -212,18 +211,4 @@ func frameEvent(line int, from string, payload []byte) event {
 		e.Error = string(payload)
 	}
 	return e
-}
-
-// traceCapture writes every message of c to the -v trace.
-func traceCapture(t *tracer, c *conformance.Capture) {
-	t.printf("WebSocket messages of the session, as the reference hub recorded them:")
-	for _, msg := range c.Messages {
-		arrow := ">"
-		if msg.Direction == conformance.ServerToClient {
-			arrow = "<"
-		}
-		for _, payload := range splitForDisplay(msg) {
-			t.printf("%s %s", arrow, strings.TrimSpace(string(payload)))
-		}
-	}
 }
