@@ -28,7 +28,7 @@ type frameLog struct {
 }
 
 // observe is the signalr.Config.Trace function. It runs on the client's
-// read or write goroutine, so a stderr that nobody reads stalls the
+// read or write goroutine, so a stderr pipe that is not drained stalls the
 // connection.
 func (f *frameLog) observe(dir signalr.Direction, data []byte) {
 	data = f.secrets.redact(data)
