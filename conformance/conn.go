@@ -440,6 +440,8 @@ func (c *Conn) enqueue(ctx context.Context, item outgoing) error {
 		return nil
 	case <-c.stopped:
 		return ErrConnClosed
+	case <-c.writerDone:
+		return ErrConnClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}

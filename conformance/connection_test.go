@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"pgregory.net/rapid"
 )
 
 func TestClientTimeout(t *testing.T) {
@@ -221,4 +222,28 @@ func TestServerCloseEndsConnections(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+}
+
+func TestRandomInputNeverPanics(t *testing.T) {
+	srv := startServer(t, Options{MaxReceiveMessageSize: 256})
+	rapid.Check(t, func(rt *rapid.T) {
+		c := dialRaw(t, srv.HubURL(), nil)
+		defer c.conn.Close()
+		if rapid.Bool().Draw(rt, "handshake first") {
+			c.handshake()
+		}
+		for _, payload := range rapid.SliceOfN(rapid.SliceOfN(rapid.Byte(), 0, 300), 1, 4).Draw(rt, "messages") {
+			op := rapid.SampledFrom([]ws.OpCode{ws.OpText, ws.OpBinary}).Draw(rt, "op")
+			c.conn.SetWriteDeadline(time.Now().Add(readTimeout))
+			if ws.WriteFrame(c.conn, ws.MaskFrame(ws.NewFrame(op, true, payload))) != nil {
+				break
+			}
+		}
+		// Whatever the input, the server keeps serving new connections.
+		probe := dialRaw(t, srv.HubURL(), nil)
+		defer probe.conn.Close()
+		probe.handshake()
+		probe.sendRecord(`{"type":1,"invocationId":"1","target":"Add","arguments":[1,1]}`)
+		probe.expectRecord(`{"type":3,"invocationId":"1","result":2}`)
+	})
 }

@@ -37,18 +37,18 @@ type Misbehavior struct {
 	// CoalesceHandshake sends the handshake response, a Ping and the
 	// messages sent by [Options.OnConnected] in one WebSocket message, so
 	// that hub messages follow the handshake response's separator in the
-	// same frame.
+	// same frame. The default, false, sends the handshake response alone.
 	CoalesceHandshake bool
 
 	// UnknownTypeBeforeEach sends a hub message of the undefined type 99
 	// before every hub message. Readers must ignore unknown types. The
 	// JSON form carries extra properties, {"type":99,"payload":{...}}; the
-	// binary form is the MessagePack array [99].
+	// binary form is the MessagePack array [99]. The default is false.
 	UnknownTypeBeforeEach bool
 
 	// StrayCompletions sends a void Completion for an invocation id the
 	// client never used ("stray-1", "stray-2", ...) before every
-	// Completion.
+	// Completion. The default is false.
 	StrayCompletions bool
 
 	// PingDelay delays every keep-alive Ping: it is sent when nothing was
@@ -56,7 +56,7 @@ type Misbehavior struct {
 	PingDelay time.Duration
 
 	// DropPings stops keep-alive Pings. The Ping of CoalesceHandshake is
-	// still sent.
+	// still sent. The default, false, sends them.
 	DropPings bool
 }
 

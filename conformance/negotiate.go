@@ -4,15 +4,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
 // maxNegotiateVersion is the highest negotiate version the server speaks.
 // Version 1 added connectionToken.
 const maxNegotiateVersion = 1
 
-// serveNegotiate answers POST {hub}/negotiate. Depending on the options and
+// serveNegotiate serves POST {hub}/negotiate. Depending on the options and
 // the request it creates a connection, redirects, or sends an error, always
 // with status 200 and the properties in the order of the .NET server.
 func (s *Server) serveNegotiate(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +44,6 @@ func (s *Server) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		version:   version,
 		stateful:  s.opts.StatefulReconnect && strings.EqualFold(query.Get("useStatefulReconnect"), "true"),
 		id:        newConnectionID(),
-		formats:   s.transferFormats(),
 		withToken: version > 0,
 	}
 	// Version 0 clients send the connectionId as id=, so it is the token.
@@ -55,13 +52,15 @@ func (s *Server) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		token = newConnectionID()
 		resp.token = token
 	}
+	// NOTE: a negotiated connection whose WebSocket never comes stays in
+	// the map until the server is closed.
 	s.mu.Lock()
 	s.negotiated[token] = &negotiation{id: resp.id}
 	s.mu.Unlock()
 	writeNegotiateJSON(w, resp.append(nil))
 }
 
-// selectNegotiateVersion returns the version to answer with, or the error
+// selectNegotiateVersion returns the version to respond with, or the error
 // text of the .NET server for a version it cannot serve. An absent
 // negotiateVersion means 0.
 func selectNegotiateVersion(query map[string][]string) (int, string) {
@@ -79,28 +78,6 @@ func selectNegotiateVersion(query map[string][]string) (int, string) {
 	return min(requested, maxNegotiateVersion), ""
 }
 
-// transferFormats returns the transfer formats of the server's protocols,
-// Text before Binary.
-func (s *Server) transferFormats() []protocol.TransferFormat {
-	var text, binary bool
-	for _, p := range s.opts.Protocols {
-		switch p.TransferFormat() {
-		case protocol.TransferFormatText:
-			text = true
-		case protocol.TransferFormatBinary:
-			binary = true
-		}
-	}
-	var formats []protocol.TransferFormat
-	if text {
-		formats = append(formats, protocol.TransferFormatText)
-	}
-	if binary {
-		formats = append(formats, protocol.TransferFormatBinary)
-	}
-	return formats
-}
-
 // A negotiateResponse is the body of a successful negotiate.
 type negotiateResponse struct {
 	version   int
@@ -108,7 +85,6 @@ type negotiateResponse struct {
 	id        string
 	token     string
 	withToken bool
-	formats   []protocol.TransferFormat
 }
 
 // append appends the response in the property order of the .NET server:
@@ -127,14 +103,9 @@ func (n *negotiateResponse) append(dst []byte) []byte {
 		dst = append(dst, `,"connectionToken":`...)
 		dst = appendJSONString(dst, n.token)
 	}
-	dst = append(dst, `,"availableTransports":[{"transport":"WebSockets","transferFormats":[`...)
-	for i, f := range n.formats {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, f.String())
-	}
-	return append(dst, "]}]}"...)
+	// Like the .NET server, the list names what the transport can carry,
+	// whatever hub protocols the server speaks.
+	return append(dst, `,"availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]}]}`...)
 }
 
 // appendNegotiateRedirect appends a redirect response. The .NET writer

@@ -42,17 +42,17 @@ func TestNegotiateVersions(t *testing.T) {
 		{
 			name:  "absent",
 			query: "",
-			want:  regexp.MustCompile(`^\{"negotiateVersion":0,"connectionId":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text"\]\}\]\}$`),
+			want:  regexp.MustCompile(`^\{"negotiateVersion":0,"connectionId":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text","Binary"\]\}\]\}$`),
 		},
 		{
 			name:  "v0",
 			query: "?negotiateVersion=0",
-			want:  regexp.MustCompile(`^\{"negotiateVersion":0,"connectionId":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text"\]\}\]\}$`),
+			want:  regexp.MustCompile(`^\{"negotiateVersion":0,"connectionId":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text","Binary"\]\}\]\}$`),
 		},
 		{
 			name:  "v1",
 			query: "?negotiateVersion=1",
-			want:  regexp.MustCompile(`^\{"negotiateVersion":1,"connectionId":"[A-Za-z0-9_-]{22}","connectionToken":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text"\]\}\]\}$`),
+			want:  regexp.MustCompile(`^\{"negotiateVersion":1,"connectionId":"[A-Za-z0-9_-]{22}","connectionToken":"[A-Za-z0-9_-]{22}","availableTransports":\[\{"transport":"WebSockets","transferFormats":\["Text","Binary"\]\}\]\}$`),
 		},
 		{
 			name:  "above the maximum",

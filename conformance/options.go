@@ -50,7 +50,7 @@ type Options struct {
 	Authorize func(r *http.Request) bool
 
 	// Redirect, when set, is called for every negotiate request that
-	// passed Authorize. A non-nil result makes the server answer with a
+	// passed Authorize. A non-nil result makes the server respond with a
 	// redirect to that URL instead of creating a connection, so that tests
 	// can build redirect chains and loops. The default never redirects.
 	Redirect func(r *http.Request) *Redirect
@@ -61,7 +61,7 @@ type Options struct {
 	// takes precedence over Redirect. The default sends no error.
 	NegotiateError func(r *http.Request) string
 
-	// StatefulReconnect makes negotiate answer useStatefulReconnect:true
+	// StatefulReconnect makes negotiate respond with useStatefulReconnect:true
 	// when the client asked for it with useStatefulReconnect=true. The
 	// default is false.
 	//
@@ -71,7 +71,7 @@ type Options struct {
 	StatefulReconnect bool
 
 	// HandshakeTimeout is how long the server waits for the handshake
-	// request before it answers "Handshake was canceled." and closes the
+	// request before it responds with "Handshake was canceled." and closes the
 	// connection. Zero means [DefaultHandshakeTimeout]; a negative value
 	// means no timeout.
 	HandshakeTimeout time.Duration
@@ -117,7 +117,7 @@ type Options struct {
 	// is processed. Messages it sends follow the handshake response; with
 	// [Misbehavior.CoalesceHandshake] they share its WebSocket message. It
 	// must not block on the client, because the client's messages are not
-	// read until it returns.
+	// read until it returns. The default is nil.
 	OnConnected func(c *Conn)
 
 	// Misbehave selects deliberate deviations in the server's traffic. The
@@ -126,14 +126,15 @@ type Options struct {
 
 	// Record, when set, receives the capture of every WebSocket session
 	// once the connection has ended. It is called on the connection's
-	// goroutine and may keep the capture.
+	// goroutine and may keep the capture. The default is nil, and then the
+	// server records only when RecordDir is set.
 	Record func(c *Capture)
 
 	// RecordDir, when set, is a directory into which the server writes the
 	// capture of every WebSocket session once the connection has ended.
 	// The file is named after the scenario, <scenario>.capture, or
 	// session-<n>.capture when the scenario is empty. An existing file is
-	// replaced. Write errors are logged.
+	// replaced. Write errors are logged. The default is "", no directory.
 	RecordDir string
 
 	// Scenario, when set, names the scenario of a session for its capture,

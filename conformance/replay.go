@@ -39,13 +39,14 @@ type ReplayOptions struct {
 	Match func(want, got Message) bool
 
 	// Rewrite, when set, is applied to every recorded server message
-	// before it is sent, such as [InvocationIDMap.Rewrite].
+	// before it is sent, such as [InvocationIDMap.Rewrite]. The default
+	// sends the recorded bytes.
 	Rewrite func(m Message) Message
 
 	// Ignore, when set, reports client messages that take no part in the
 	// comparison: recorded ones are skipped and received ones are dropped.
 	// [IgnorePings] ignores the client's keep-alive Pings, whose number
-	// depends on timing.
+	// depends on timing. The default compares every client message.
 	Ignore func(m Message) bool
 
 	// Timeout bounds the wait for each expected client message. Zero
@@ -191,6 +192,13 @@ func (r *Replay) Listen() (string, error) {
 	return r.baseURL, nil
 }
 
+// URL returns the base URL [Replay.Listen] returned, or "" before Listen.
+func (r *Replay) URL() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.baseURL
+}
+
 // HubURL returns the URL of the hub, or "" before Listen.
 func (r *Replay) HubURL() string {
 	r.mu.Lock()
@@ -277,7 +285,6 @@ func (r *Replay) serveNegotiate(w http.ResponseWriter, req *http.Request) {
 		id:        newConnectionID(),
 		token:     newConnectionID(),
 		withToken: version > 0,
-		formats:   []protocol.TransferFormat{protocol.TransferFormatText, protocol.TransferFormatBinary},
 	}
 	writeNegotiateJSON(w, resp.append(nil))
 }

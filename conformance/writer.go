@@ -166,7 +166,7 @@ func (c *Conn) writeFrames(w *writeState, op ws.OpCode, payload []byte, data boo
 	if data {
 		frames = max(1, min(c.opts.Misbehave.SplitFrames, len(payload)))
 		// The message is recorded before it is written: once written, the
-		// client may answer before this goroutine could record it.
+		// client may reply before this goroutine could record it.
 		if c.rec != nil {
 			c.rec.add(ServerToClient, formatOf(op), payload)
 		}
