@@ -348,6 +348,8 @@ func (c *Conn) readMessage() error {
 	// While recording, the hub messages are handled only after the whole
 	// WebSocket message has been recorded, so that the capture shows the
 	// client's message before the server's responses.
+	// NOTE: so while recording, a WebSocket message made of many small hub
+	// messages is buffered whole, without a bound on its total size.
 	c.rec.add(ClientToServer, formatOf(hdr.OpCode), whole)
 	for i := range c.deferred.len() {
 		if err := c.handleRecord(c.deferred.at(i)); err != nil {
