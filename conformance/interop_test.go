@@ -167,3 +167,52 @@ func TestInteropOfficialClient(t *testing.T) {
 		t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(interopExpectations))
 	}
 }
+
+// TestReplayCapturesAgainstOfficialClient plays the server side of every
+// checked-in capture against the official client running the same
+// scenario. The client's messages must match the recording, up to
+// invocation IDs and keep-alive Pings.
+func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
+	node := requireNode(t)
+	paths, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.capture"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatal("no captures in testdata/captures")
+	}
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".capture")
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			capture, err := conformance.ReadCapture(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := conformance.NewInvocationIDMap()
+			replay := conformance.NewReplay(capture, conformance.ReplayOptions{
+				Match:   ids.Match,
+				Rewrite: ids.Rewrite,
+				Ignore:  conformance.IgnorePings,
+				Timeout: 10 * time.Second,
+			})
+			if _, err := replay.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			defer replay.Close()
+			lines := runInterop(t, node, replay.HubURL(), capture.Protocol, name)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := replay.Wait(ctx); err != nil {
+				t.Errorf("official client differs from its own capture: %v", err)
+			}
+			if l := lines[name]; !l.OK {
+				t.Errorf("scenario failed against the replay: %s", l.Error)
+			}
+		})
+	}
+}
