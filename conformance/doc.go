@@ -10,12 +10,11 @@
 // [Server.Listen] starts it on a loopback port the way httptest does:
 //
 //	srv := conformance.NewServer(conformance.Options{})
-//	base, err := srv.Listen()
-//	if err != nil {
+//	if _, err := srv.Listen(); err != nil {
 //		return err
 //	}
 //	defer srv.Close()
-//	hubURL := srv.HubURL() // base + "/hub"
+//	hubURL := srv.HubURL() // the base URL Listen returns, plus "/hub"
 //
 // [NewTestHub] returns the hub the server serves by default. Its methods are
 // listed in its documentation. [Misbehavior] makes the server send legal but
