@@ -3,7 +3,9 @@ package conformance
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/hubwire/hubwire/signalr/protocol"
@@ -159,7 +161,7 @@ func AppendCapture(dst []byte, c *Capture) ([]byte, error) {
 		}
 		if len(m.Data) > 0 {
 			dst = append(dst, ' ')
-			dst = appendEscaped(dst, m.Data)
+			dst = AppendEscaped(dst, m.Data)
 		}
 		dst = append(dst, '\n')
 	}
@@ -172,7 +174,7 @@ func appendHeaderLine(dst []byte, key, value string) []byte {
 	dst = append(dst, ':')
 	if value != "" {
 		dst = append(dst, ' ')
-		dst = appendEscaped(dst, []byte(value))
+		dst = AppendEscaped(dst, []byte(value))
 	}
 	return append(dst, '\n')
 }
@@ -194,8 +196,11 @@ func validFieldKey(key string) bool {
 
 const hexDigits = "0123456789abcdef"
 
-// appendEscaped appends data in the canonical escaping of capture files.
-func appendEscaped(dst, data []byte) []byte {
+// AppendEscaped appends data in the canonical escaping of capture files:
+// printable ASCII is copied, a backslash is written `\\`, a space at the
+// end `\x20`, and every other byte `\xNN`. Tools that print captured
+// messages use it so that their output reads like a capture file.
+func AppendEscaped(dst, data []byte) []byte {
 	for i, b := range data {
 		switch {
 		case b == '\\':
@@ -260,6 +265,20 @@ func unhex(c byte) int {
 		return int(c-'a') + 10
 	}
 	return -1
+}
+
+// ReadCaptureFile reads the capture file at path. Errors name the path.
+func ReadCaptureFile(path string) (*Capture, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := ReadCapture(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }
 
 // ReadCapture reads a capture file in the format described on [Capture]. It

@@ -184,12 +184,7 @@ func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
 	for _, path := range paths {
 		name := strings.TrimSuffix(filepath.Base(path), ".capture")
 		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			capture, err := conformance.ReadCapture(f)
-			f.Close()
+			capture, err := conformance.ReadCaptureFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}

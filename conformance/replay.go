@@ -106,7 +106,7 @@ func appendMessageLine(dst []byte, m Message) []byte {
 	}
 	if len(m.Data) > 0 {
 		dst = append(dst, ' ')
-		dst = appendEscaped(dst, m.Data)
+		dst = AppendEscaped(dst, m.Data)
 	}
 	return dst
 }

@@ -3,7 +3,6 @@ package signalr_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,12 +110,7 @@ func TestReplayOfficialClientCaptures(t *testing.T) {
 			if !ok {
 				t.Fatalf("no replay scenario for capture %s", name)
 			}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			capture, err := conformance.ReadCapture(f)
-			f.Close()
+			capture, err := conformance.ReadCaptureFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,7 +37,7 @@ func (f *frameLog) observe(dir signalr.Direction, data []byte) {
 		if dir == signalr.Received {
 			arrow = "<"
 		}
-		f.trace.printf("%s ws %s", arrow, appendEscaped(nil, data))
+		f.trace.printf("%s ws %s", arrow, conformance.AppendEscaped(nil, data))
 	}
 	if !f.record {
 		return
@@ -88,25 +88,4 @@ func writeRecording(env *environment, cf *connFlags, s *session, scenario string
 	}
 	fmt.Fprintf(env.stderr, "hubprobe %s: wrote %d WebSocket messages to %s; read them with 'hubprobe replay %s'\n", scenario, len(c.Messages), cf.record, cf.record)
 	return nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendEscaped appends data escaped as in a capture file: printable ASCII
-// stands for itself, a backslash is written "\\", a space at the end
-// "\x20", and every other byte "\xNN".
-func appendEscaped(dst, data []byte) []byte {
-	for i, b := range data {
-		switch {
-		case b == '\\':
-			dst = append(dst, '\\', '\\')
-		case b == ' ' && i == len(data)-1:
-			dst = append(dst, `\x20`...)
-		case b >= 0x20 && b <= 0x7e:
-			dst = append(dst, b)
-		default:
-			dst = append(dst, '\\', 'x', hexDigits[b>>4], hexDigits[b&0xf])
-		}
-	}
-	return dst
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/hubwire/hubwire/conformance"
 	"github.com/hubwire/hubwire/signalr/protocol"
@@ -27,14 +26,9 @@ func runReplay(env *environment, args []string) error {
 		return usagef(cmd.name, "expected one FILE, got %d arguments", fs.NArg())
 	}
 	path := fs.Arg(0)
-	f, err := os.Open(path)
+	c, err := conformance.ReadCaptureFile(path)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	c, err := conformance.ReadCapture(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	if *check {
 		n, err := checkCapture(c)
