@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -215,8 +216,8 @@ func (conn *connection) handshake(ctx context.Context) error {
 		pending = append(pending, data...)
 		record, rest, ok := protocol.SplitRecord(pending)
 		if !ok {
-			if max := conn.framer.MaxMessageSize; max > 0 && len(pending) > max {
-				return errors.Join(errors.New("signalr: handshake response too large"), protocol.ErrMessageTooLarge)
+			if max := maxMessageSize(c.config.MaxMessageSize); max > 0 && len(pending) > max {
+				return fmt.Errorf("signalr: handshake response exceeds %d bytes: %w", max, protocol.ErrMessageTooLarge)
 			}
 			continue
 		}
@@ -227,7 +228,7 @@ func (conn *connection) handshake(ctx context.Context) error {
 		if resp.Error != "" {
 			return &HandshakeError{Message: resp.Error}
 		}
-		if stopClose() == false {
+		if !stopClose() {
 			// The timeout fired and closed the transport just as the
 			// response arrived.
 			return handshakeFailure(ctx, errors.New("transport closed"))
@@ -275,6 +276,18 @@ func (t *tracingConn) ReadMessage() ([]byte, error) {
 func (t *tracingConn) WriteMessage(ctx context.Context, p []byte) error {
 	t.trace(Sent, p)
 	return t.transportConn.WriteMessage(ctx, p)
+}
+
+// maxMessageSize returns the effective limit of Config.MaxMessageSize: the
+// default for 0, and 0 for no limit.
+func maxMessageSize(configured int) int {
+	switch {
+	case configured == 0:
+		return protocol.DefaultMaxMessageSize
+	case configured < 0:
+		return 0
+	}
+	return configured
 }
 
 // nowSince returns the nanoseconds since start on the monotonic clock.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -509,5 +510,33 @@ func TestTraceSeesEveryMessage(t *testing.T) {
 	}
 	if fmt.Sprintf("%q", trace) != fmt.Sprintf("%q", want) {
 		t.Errorf("trace = %q; want %q", trace, want)
+	}
+}
+
+func TestHandshakeResponseTooLarge(t *testing.T) {
+	c, p := newTestClient(t, Config{MaxMessageSize: 64})
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(context.Background()) }()
+	p.acceptHandshake(`{"padding":"` + strings.Repeat("x", 100))
+	if err := <-errc; !errors.Is(err, protocol.ErrMessageTooLarge) {
+		t.Fatalf("Start = %v; want ErrMessageTooLarge", err)
+	}
+}
+
+func TestCompletionIDMustBeCanonical(t *testing.T) {
+	c, p := startTestClient(t, Config{})
+	done := make(chan error, 1)
+	var n int
+	go func() { done <- c.Invoke(context.Background(), "Add", &n) }()
+	m := p.next(false)
+
+	// "0" followed by the ID names the same number in another spelling.
+	p.sendMessage(&protocol.Message{Type: protocol.TypeCompletion, InvocationID: "0" + m.InvocationID, Result: protocol.RawValue("1"), HasResult: true})
+	p.sendMessage(&protocol.Message{Type: protocol.TypeCompletion, InvocationID: m.InvocationID, Result: protocol.RawValue("2"), HasResult: true})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("result = %d; want 2 from the Completion with the canonical ID", n)
 	}
 }

@@ -27,8 +27,9 @@ type Config struct {
 	// Protocol is the hub protocol. Nil means [protocol.JSON].
 	Protocol protocol.HubProtocol
 
-	// HTTPClient sends the negotiate requests. Nil means a client with
-	// TLSConfig and no timeout of its own; the ctx of Start bounds it.
+	// HTTPClient sends the negotiate requests. Nil means a client that
+	// NewClient creates once, with the settings of http.DefaultTransport and
+	// TLSConfig. The ctx of Start bounds its requests.
 	HTTPClient *http.Client
 
 	// Header is sent with every HTTP request, the WebSocket upgrade
@@ -65,7 +66,9 @@ type Config struct {
 
 	// MaxMessageSize is the largest hub message the client accepts, in
 	// bytes. Zero means [protocol.DefaultMaxMessageSize]; a negative value
-	// means no limit.
+	// means no limit. Because one WebSocket message may carry several hub
+	// messages, the transport buffers WebSocket messages up to this size or
+	// 4 MiB, whichever is larger.
 	MaxMessageSize int
 
 	// MaxHandlerQueue is how many server invocations may wait for their
@@ -124,6 +127,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = c.TLSConfig
+		c.HTTPClient = &http.Client{Transport: t}
 	}
 	c.Header = c.Header.Clone()
 	return c

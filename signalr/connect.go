@@ -2,7 +2,6 @@ package signalr
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/hubwire/hubwire/signalr/transport"
 )
@@ -20,11 +19,7 @@ func (c *Client) dialTransport(ctx context.Context) (transportConn, string, erro
 			return nil, "", err
 		}
 	} else {
-		httpClient := cfg.HTTPClient
-		if httpClient == nil {
-			httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLSConfig, Proxy: http.ProxyFromEnvironment}}
-		}
-		result, err := transport.Negotiate(ctx, httpClient, c.url, transport.NegotiateOptions{
+		result, err := transport.Negotiate(ctx, cfg.HTTPClient, c.url, transport.NegotiateOptions{
 			Header:              cfg.Header,
 			AccessTokenProvider: tokens,
 		})
@@ -44,12 +39,24 @@ func (c *Client) dialTransport(ctx context.Context) (transportConn, string, erro
 		Header:              cfg.Header,
 		AccessTokenProvider: tokens,
 		TLSConfig:           cfg.TLSConfig,
-		MaxMessageSize:      int64(cfg.MaxMessageSize),
+		MaxMessageSize:      webSocketLimit(cfg.MaxMessageSize),
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return &webSocketConn{ws: ws, opcode: transport.OpcodeFor(format)}, connectionID, nil
+}
+
+// webSocketLimit returns the maximum WebSocket message size for a maximum
+// hub message size. One WebSocket message may carry several hub messages,
+// so the transport limit is never below the transport's default, and the
+// framer enforces the hub limit on each message.
+func webSocketLimit(maxHubMessage int) int64 {
+	limit := maxMessageSize(maxHubMessage)
+	if limit == 0 {
+		return -1 // no limit
+	}
+	return max(int64(limit), transport.DefaultMaxMessageSize)
 }
 
 // webSocketConn adapts a transport.Conn to the client, sending every message

@@ -226,8 +226,10 @@ func (conn *connection) dispatch(m *protocol.Message) error {
 // lookup finds the call of an invocation ID. remove takes it out of the
 // pending calls.
 func (conn *connection) lookup(id string, remove bool) *call {
+	// The client writes IDs in canonical decimal, so another spelling of
+	// the same number, such as "01", is an unknown ID.
 	n, err := strconv.ParseUint(id, 10, 64)
-	if err != nil {
+	if err != nil || (len(id) > 1 && id[0] == '0') {
 		return nil
 	}
 	conn.mu.Lock()
