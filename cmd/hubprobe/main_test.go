@@ -192,28 +192,19 @@ func TestCallStream(t *testing.T) {
 
 func TestCallStreamInterrupt(t *testing.T) {
 	url, captures := startHub(t, conformance.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "call", "--stream", url, "Counter", "1000", "20")
-	stdout, err := cmd.StdoutPipe()
-	must.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	must.NoError(t, cmd.Start())
+	probe := startProbe(t, "call", "--stream", url, "Counter", "1000", "20")
 
 	var out strings.Builder
-	scanner := bufio.NewScanner(stdout)
-	for scanner.Scan() {
-		out.WriteString(scanner.Text() + "\n")
-		if strings.HasPrefix(scanner.Text(), "item 2:") {
-			must.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	for probe.stdout.Scan() {
+		out.WriteString(probe.stdout.Text() + "\n")
+		if strings.HasPrefix(probe.stdout.Text(), "item 2:") {
+			must.NoError(t, probe.cmd.Process.Signal(syscall.SIGINT))
 			break
 		}
 	}
-	for scanner.Scan() {
-		out.WriteString(scanner.Text() + "\n")
+	for _, line := range probe.wait(t) {
+		out.WriteString(line + "\n")
 	}
-	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
 	check.Contains(t, out.String(), "canceled after")
 
 	c := waitCapture(t, captures, 1)
@@ -222,28 +213,13 @@ func TestCallStreamInterrupt(t *testing.T) {
 
 func TestListenCount(t *testing.T) {
 	url, _ := startHub(t, conformance.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "2", url, "notify")
-	stdout, err := cmd.StdoutPipe()
-	must.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	must.NoError(t, cmd.Start())
-
-	scanner := bufio.NewScanner(stdout)
-	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
-	must.Contains(t, scanner.Text(), `"event":"connected"`)
+	probe := startListen(t, "--json", "--count", "2", url, "notify")
 
 	for i := range 2 {
 		r := runProbe(t, nil, "call", url, "Broadcast", `"Notify"`, fmt.Sprint(i))
 		must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	}
-	var lines []string
-	for scanner.Scan() {
-		lines = append(lines, scanner.Text())
-	}
-	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	lines := probe.wait(t)
 	must.Len(t, lines, 2)
 	check.Equal(t, `{"event":"invocation","target":"Notify","arguments":[0]}`, lines[0])
 	check.Equal(t, `{"event":"invocation","target":"Notify","arguments":[1]}`, lines[1])
@@ -429,26 +405,11 @@ func TestCallRecordUnreachable(t *testing.T) {
 func TestListenAllTargets(t *testing.T) {
 	url, _ := startHub(t, conformance.Options{})
 	path := filepath.Join(t.TempDir(), "listen.capture")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "1", "--record", path, url)
-	stdout, err := cmd.StdoutPipe()
-	must.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	must.NoError(t, cmd.Start())
-
-	scanner := bufio.NewScanner(stdout)
-	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
-	must.Contains(t, scanner.Text(), `"event":"connected"`)
+	probe := startListen(t, "--json", "--count", "1", "--record", path, url)
 
 	r := runProbe(t, nil, "call", url, "Broadcast", `"AnyTarget"`, `{"n":7}`)
 	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	var lines []string
-	for scanner.Scan() {
-		lines = append(lines, scanner.Text())
-	}
-	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	lines := probe.wait(t)
 	must.Len(t, lines, 1)
 	check.Equal(t, `{"event":"invocation","target":"AnyTarget","arguments":[{"n":7}]}`, lines[0])
 
@@ -463,28 +424,13 @@ func TestListenAllTargets(t *testing.T) {
 
 func TestListenTargetFilter(t *testing.T) {
 	url, _ := startHub(t, conformance.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "listen", "--json", "--count", "1", url, "Wanted")
-	stdout, err := cmd.StdoutPipe()
-	must.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	must.NoError(t, cmd.Start())
-
-	scanner := bufio.NewScanner(stdout)
-	must.True(t, scanner.Scan(), "no output; stderr: %s", stderr.String())
-	must.Contains(t, scanner.Text(), `"event":"connected"`)
+	probe := startListen(t, "--json", "--count", "1", url, "Wanted")
 
 	for _, target := range []string{`"Other"`, `"Wanted"`} {
 		r := runProbe(t, nil, "call", url, "Broadcast", target, "1")
 		must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	}
-	var lines []string
-	for scanner.Scan() {
-		lines = append(lines, scanner.Text())
-	}
-	must.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	lines := probe.wait(t)
 	must.Len(t, lines, 1)
 	check.Equal(t, `{"event":"invocation","target":"Wanted","arguments":[1]}`, lines[0])
 }
@@ -495,6 +441,49 @@ func TestDemoVerbose(t *testing.T) {
 	check.Contains(t, r.stderr, `> ws {"type":1,"invocationId":"1","target":"Add","arguments":[2,3]}\x1e`)
 	check.Contains(t, r.stderr, `< ws {"type":3,"invocationId":"1","result":5}\x1e`)
 	check.Contains(t, r.stderr, `< ws {"type":1,"target":"Notify","arguments":["ping"]}\x1e`)
+}
+
+// A runningProbe is a hubprobe process whose output a test reads while it
+// runs.
+type runningProbe struct {
+	cmd    *exec.Cmd
+	stdout *bufio.Scanner
+	stderr *lockedBuffer
+}
+
+// startProbe starts hubprobe with args and stops it when the test ends.
+func startProbe(t *testing.T, args ...string) *runningProbe {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	must.NoError(t, err)
+	p := &runningProbe{cmd: cmd, stdout: bufio.NewScanner(stdout), stderr: new(lockedBuffer)}
+	cmd.Stderr = p.stderr
+	must.NoError(t, cmd.Start())
+	return p
+}
+
+// startListen starts "hubprobe listen" with args and waits until it has
+// connected.
+func startListen(t *testing.T, args ...string) *runningProbe {
+	t.Helper()
+	p := startProbe(t, append([]string{"listen"}, args...)...)
+	must.True(t, p.stdout.Scan(), "no output; stderr: %s", p.stderr.String())
+	must.Contains(t, p.stdout.Text(), `"event":"connected"`)
+	return p
+}
+
+// wait returns the rest of the output lines and requires a zero exit.
+func (p *runningProbe) wait(t *testing.T) []string {
+	t.Helper()
+	var lines []string
+	for p.stdout.Scan() {
+		lines = append(lines, p.stdout.Text())
+	}
+	must.NoError(t, p.cmd.Wait(), "stderr: %s", p.stderr.String())
+	return lines
 }
 
 func waitCapture(t *testing.T, captures func() []*conformance.Capture, n int) []*conformance.Capture {
