@@ -68,11 +68,16 @@ func BenchmarkEncodingJSONInvocation(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendMessage writes the Invocation of BenchmarkParseMessage from
-// pre-encoded arguments into a reused buffer.
+// BenchmarkAppendMessage writes the Invocation and the Completion of
+// BenchmarkParseMessage from pre-encoded raw values into a reused buffer.
 func BenchmarkAppendMessage(b *testing.B) {
+	b.Run("Invocation", func(b *testing.B) { benchAppend(b, benchInvocation) })
+	b.Run("Completion", func(b *testing.B) { benchAppend(b, benchCompletion) })
+}
+
+func benchAppend(b *testing.B, record string) {
 	var parsed protocol.Message
-	if err := (protocol.JSON{}).ParseMessage([]byte(benchInvocation), &parsed); err != nil {
+	if err := (protocol.JSON{}).ParseMessage([]byte(record), &parsed); err != nil {
 		b.Fatal(err)
 	}
 	m := parsed.Clone()
@@ -80,7 +85,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if want := benchInvocation + "\x1e"; string(buf) != want {
+	if want := record + "\x1e"; string(buf) != want {
 		b.Fatalf("AppendMessage wrote %q, want %q", buf, want)
 	}
 
