@@ -19,7 +19,7 @@ func startHub() (*conformance.Server, string) {
 	return srv, srv.HubURL()
 }
 
-func Example() {
+func ExampleClient_Start() {
 	srv, hubURL := startHub()
 	defer srv.Close()
 	ctx := context.Background()

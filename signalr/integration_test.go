@@ -3,6 +3,7 @@ package signalr_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -371,5 +372,32 @@ func TestStreamCancelSendsCancelInvocation(t *testing.T) {
 	}
 	if !found {
 		t.Error("no CancelInvocation in the session capture")
+	}
+}
+
+func TestConcurrentInvokesAgainstHub(t *testing.T) {
+	_, hubURL := startServer(t, conformance.Options{MaxParallelInvocations: 64})
+	c := startClient(t, hubURL, signalr.Config{})
+	ctx := testContext(t)
+	const n = 10000
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			var got int
+			if err := c.Invoke(ctx, "Echo", &got, i); err != nil {
+				errs <- err
+				return
+			}
+			if got != i {
+				errs <- fmt.Errorf("Echo(%d) returned %d", i, got)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
