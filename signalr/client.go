@@ -48,8 +48,9 @@ type Client struct {
 	starting bool
 }
 
-// NewClient returns a client for the hub at url, an http, https, ws or wss
-// URL. It does not connect; call [Client.Start].
+// NewClient returns a client for the hub at url, an http or https URL. A ws
+// or wss URL works only with Config.SkipNegotiation, since negotiate is an
+// HTTP request. NewClient does not connect; call [Client.Start].
 func NewClient(url string, config Config) *Client {
 	c := &Client{
 		url:      url,

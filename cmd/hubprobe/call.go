@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hubwire/hubwire/signalr"
 	"github.com/hubwire/hubwire/signalr/protocol"
@@ -45,6 +46,9 @@ func runCall(env *environment, args []string) error {
 		return err
 	}
 	url, method := fs.Arg(0), fs.Arg(1)
+	if err := cf.checkHubURL(cmd, url); err != nil {
+		return err
+	}
 	callArgs, err := parseArguments(cmd, env, *data, fs.Args()[2:])
 	if err != nil {
 		return err
@@ -126,6 +130,20 @@ func streamCall(ctx context.Context, s *session, p *printer, method string, args
 	return err
 }
 
+// invalidArgument returns the usage error for an argument that is not
+// valid JSON, with a hint for the two usual causes: a flag placed after the
+// positional arguments, and a string without JSON quotes.
+func invalidArgument(cmd *command, i int, arg string, err error) error {
+	msg := fmt.Sprintf("argument %d (%s) is not valid JSON: %v", i+1, shorten(arg), err)
+	switch {
+	case len(arg) > 1 && arg[0] == '-' && (arg[1] == '-' || unicode.IsLetter(rune(arg[1]))):
+		msg += "; it looks like a flag, and flags must come before URL"
+	case arg != "" && !strings.ContainsRune("{[\"-0123456789tfn", rune(arg[0])):
+		msg += "; a string needs JSON quotes, as in '\"text\"'"
+	}
+	return usagef(cmd.name, "%s", msg)
+}
+
 // parseArguments returns the hub method arguments given as ARGs or -d.
 // Each is a protocol.RawValue, which the client sends unchanged.
 func parseArguments(cmd *command, env *environment, data string, args []string) ([]any, error) {
@@ -137,7 +155,7 @@ func parseArguments(cmd *command, env *environment, data string, args []string) 
 		for i, a := range args {
 			v, err := compactJSON([]byte(a))
 			if err != nil {
-				return nil, usagef(cmd.name, "argument %d (%s) is not valid JSON: %v; a string needs JSON quotes, as in '\"text\"'", i+1, shorten(a), err)
+				return nil, invalidArgument(cmd, i, a, err)
 			}
 			out[i] = v
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"time"
 
@@ -162,6 +163,25 @@ func (f *connFlags) validate(cmd *command, env *environment) error {
 
 // isSecretHeader reports whether the values of the header name are
 // credentials, to be redacted wherever they would be printed.
+// checkHubURL reports a URL that the client cannot connect to as a usage
+// error, before any connection is tried. Negotiate needs http or https;
+// ws and wss work only without it.
+func (f *connFlags) checkHubURL(cmd *command, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return usagef(cmd.name, "invalid hub URL %q: give an absolute URL such as http://127.0.0.1:5000/hub", raw)
+	}
+	switch {
+	case u.Scheme == "http" || u.Scheme == "https":
+		return nil
+	case (u.Scheme == "ws" || u.Scheme == "wss") && f.skipNegotiate:
+		return nil
+	case u.Scheme == "ws" || u.Scheme == "wss":
+		return usagef(cmd.name, "invalid hub URL %q: negotiate needs an http or https URL; use --skip-negotiate to connect a ws or wss URL directly", raw)
+	}
+	return usagef(cmd.name, "invalid hub URL %q: the scheme must be http or https", raw)
+}
+
 func isSecretHeader(name string) bool {
 	switch textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)) {
 	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key":

@@ -53,6 +53,9 @@ func runListen(env *environment, args []string) error {
 		return err
 	}
 	url, targets := fs.Arg(0), fs.Args()[1:]
+	if err := cf.checkHubURL(cmd, url); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

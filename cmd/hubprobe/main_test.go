@@ -246,6 +246,10 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "-H", "no colon", "http://127.0.0.1:1/hub", "Add"},
 		{"listen"},
 		{"listen", "--count", "-1", "http://127.0.0.1:1/hub"},
+		{"call", "127.0.0.1:1/hub", "Add"},
+		{"call", "ws://127.0.0.1:1/hub", "Add"},
+		{"listen", "ftp://127.0.0.1:1/hub"},
+		{"call", "http://127.0.0.1:1/hub", "Add", "1", "--json"},
 		{"replay"},
 	}
 	for _, args := range cases {
@@ -253,6 +257,20 @@ func TestUsageErrors(t *testing.T) {
 		check.Equal(t, 2, r.code, "hubprobe %v", args)
 		check.Contains(t, r.stderr, "usage: hubprobe", "hubprobe %v", args)
 	}
+}
+
+func TestCallArgumentHints(t *testing.T) {
+	for _, tt := range []struct {
+		arg, hint string
+	}{
+		{"--json", "flags must come before URL"},
+		{"hello", "a string needs JSON quotes"},
+	} {
+		r := runProbe(t, nil, "call", "http://127.0.0.1:1/hub", "Echo", tt.arg)
+		check.Contains(t, r.stderr, tt.hint, "argument %s", tt.arg)
+	}
+	r := runProbe(t, nil, "call", "http://127.0.0.1:1/hub", "Echo", `{"a":`)
+	check.NotContains(t, r.stderr, "JSON quotes", "a broken object is not a missing-quotes case")
 }
 
 func TestUsageMessagePack(t *testing.T) {
