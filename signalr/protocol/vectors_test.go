@@ -143,7 +143,7 @@ func runVectors(t *testing.T, file string, deviations map[string]deviation, run 
 			t.Errorf("deviation for %q matches no vector in %s", name, file)
 		}
 	}
-	summary := fmt.Sprintf("%s vectors: %d ran, %d passed, %d deviated, %d failed", file, len(vs), passed, deviated, failed)
+	summary := fmt.Sprintf("%s vectors: %d lines, %d ran, %d passed, %d deviated, %d failed", file, len(vs), len(vs), passed, deviated, failed)
 	t.Log(summary)
 	if testing.Verbose() {
 		names := make([]string, 0, len(deviations))

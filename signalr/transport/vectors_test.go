@@ -70,7 +70,7 @@ func TestNegotiateVectors(t *testing.T) {
 			t.Errorf("deviation entry %q matches no vector in negotiate.jsonl", name)
 		}
 	}
-	t.Logf("negotiate vectors: %d ran, %d passed, %d deviated", ran, passed, deviated)
+	t.Logf("negotiate.jsonl vectors: %d lines, %d ran, %d passed, %d deviated and not run", len(vectors), ran, passed, deviated)
 	if ran+deviated != len(vectors) {
 		t.Errorf("negotiate vectors: %d ran + %d deviated != %d lines", ran, deviated, len(vectors))
 	}
