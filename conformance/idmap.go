@@ -130,7 +130,7 @@ func (m *InvocationIDMap) pair(recordedID, clientID string) bool {
 	if known, ok := m.toClient[recordedID]; ok {
 		return known == clientID
 	}
-	if _, taken := m.recorded[clientID]; taken {
+	if _, paired := m.recorded[clientID]; paired {
 		return false
 	}
 	m.toClient[recordedID] = clientID

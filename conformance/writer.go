@@ -32,7 +32,7 @@ type outgoing struct {
 // A writeState is owned by the writer goroutine.
 type writeState struct {
 	bw       *bufio.Writer
-	held     []byte // messages collected since outHold
+	pending  []byte // messages collected since outHold
 	holding  bool
 	batch    []byte
 	strayIDs int // numbers the invocation ids of stray Completions
@@ -68,7 +68,7 @@ func (c *Conn) writeLoop() {
 			err = c.flushHeld(w)
 		case outHandshake:
 			if w.holding {
-				w.held = append(w.held, item.data...)
+				w.pending = append(w.pending, item.data...)
 			} else {
 				err = c.writeFrames(w, c.opcode, item.data, true)
 			}
@@ -76,7 +76,7 @@ func (c *Conn) writeLoop() {
 			var count int
 			w.batch, count = c.expand(w, w.batch[:0], &item)
 			if w.holding {
-				w.held = append(w.held, w.batch...)
+				w.pending = append(w.pending, w.batch...)
 				break
 			}
 			next = c.collectBatch(w, count)
@@ -130,24 +130,24 @@ func (c *Conn) collectBatch(w *writeState, count int) *outgoing {
 // flushHeld sends the messages collected since outHold as one WebSocket
 // message.
 func (c *Conn) flushHeld(w *writeState) error {
-	if len(w.held) == 0 {
+	if len(w.pending) == 0 {
 		return nil
 	}
-	err := c.writeFrames(w, c.opcode, w.held, true)
-	w.held = w.held[:0]
+	err := c.writeFrames(w, c.opcode, w.pending, true)
+	w.pending = w.pending[:0]
 	return err
 }
 
-// writeFinal sends what is held, the last message and the WebSocket close
+// writeFinal sends the pending messages, the last message and the WebSocket close
 // frame. Errors are not reported because the connection ends anyway.
 func (c *Conn) writeFinal(w *writeState, item *outgoing) {
 	if last := item.last; last != nil {
 		switch last.kind {
 		case outHandshake:
-			w.held = append(w.held, last.data...)
+			w.pending = append(w.pending, last.data...)
 		case outRecord:
 			w.batch, _ = c.expand(w, w.batch[:0], last)
-			w.held = append(w.held, w.batch...)
+			w.pending = append(w.pending, w.batch...)
 		}
 	}
 	if err := c.flushHeld(w); err != nil {

@@ -81,7 +81,7 @@ func TestReceiveInvocationAllocs(t *testing.T) {
 	}
 }
 
-// answerConn answers every Invocation it writes with a Completion whose
+// answerConn replies to every Invocation it writes with a Completion whose
 // result is 3, fed straight into the client's read path.
 type answerConn struct {
 	discardConn

@@ -168,7 +168,7 @@ func TestConcurrentInvokesHaveDistinctIDs(t *testing.T) {
 	c, p := startTestClient(t, Config{})
 	const n = 10000
 
-	// The peer answers each invocation with its own argument.
+	// The peer replies to each invocation with its own argument.
 	go func() {
 		for range n {
 			m := p.next(false)
@@ -293,6 +293,7 @@ func TestStreamItemsAndCancel(t *testing.T) {
 	if m.Type != protocol.TypeStreamInvocation || m.Target != "Counter" {
 		t.Fatalf("sent %+v; want a StreamInvocation", m)
 	}
+
 	for i := range 3 {
 		p.sendMessage(&protocol.Message{Type: protocol.TypeStreamItem, InvocationID: m.InvocationID, Item: protocol.RawValue(strconv.Itoa(i))})
 	}
@@ -305,11 +306,13 @@ func TestStreamItemsAndCancel(t *testing.T) {
 			t.Fatalf("item %d = %d, %v", i, v, err)
 		}
 	}
+
 	cancel()
 	cm := p.next(false)
 	if cm.Type != protocol.TypeCancelInvocation || cm.InvocationID != m.InvocationID {
 		t.Fatalf("after cancel the client sent %+v; want CancelInvocation %s", cm, m.InvocationID)
 	}
+
 	p.sendMessage(&protocol.Message{Type: protocol.TypeStreamItem, InvocationID: m.InvocationID, Item: protocol.RawValue("99")})
 	p.sendMessage(&protocol.Message{Type: protocol.TypeCompletion, InvocationID: m.InvocationID})
 	if s.Next() {
@@ -349,22 +352,26 @@ func TestClientStreamUpload(t *testing.T) {
 	if len(m.StreamIDs) != 1 || len(m.Arguments) != 0 {
 		t.Fatalf("sent %+v; want one stream ID and no arguments", m)
 	}
+
 	for i := 1; i <= 3; i++ {
 		if err := up.Send(context.Background(), i); err != nil {
 			t.Fatal(err)
 		}
 	}
 	up.Close()
+
 	for i := 1; i <= 3; i++ {
 		item := p.next(false)
 		if item.Type != protocol.TypeStreamItem || item.InvocationID != m.StreamIDs[0] || string(item.Item) != strconv.Itoa(i) {
 			t.Fatalf("item %d = %+v", i, item)
 		}
 	}
+
 	end := p.next(false)
 	if end.Type != protocol.TypeCompletion || end.InvocationID != m.StreamIDs[0] || end.HasError {
 		t.Fatalf("stream end = %+v; want a Completion for the stream", end)
 	}
+
 	p.sendMessage(&protocol.Message{Type: protocol.TypeCompletion, InvocationID: m.InvocationID, Result: protocol.RawValue("6"), HasResult: true})
 	if err := <-done; err != nil || sum != 6 {
 		t.Fatalf("Invoke = %d, %v; want 6", sum, err)

@@ -91,7 +91,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// A Direction tells whether a traced message was sent or received.
+// A Direction is the direction of a traced message: sent or received.
 type Direction int
 
 // The directions of [Config.Trace].

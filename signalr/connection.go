@@ -40,7 +40,7 @@ type connection struct {
 
 	mu      sync.Mutex // guards calls, err and ended
 	calls   map[uint64]*call
-	err     error // why the connection ended; nil after Stop
+	err     error // cause of the connection's end, or nil after Stop
 	ended   bool
 	stopped bool // Stop was called
 

@@ -44,7 +44,8 @@ type HubError struct {
 
 func (e *HubError) Error() string { return "signalr: hub error: " + e.Message }
 
-// A HandshakeError is the error the server answered the handshake with.
+// A HandshakeError is the error of a rejected handshake, as the server
+// sent it in its handshake response.
 type HandshakeError struct {
 	Message string
 }
@@ -55,8 +56,8 @@ func (e *HandshakeError) Error() string { return "signalr: handshake rejected: "
 // message. AllowReconnect is set when the server allows the client to
 // reconnect.
 type CloseError struct {
-	// Message is the server's error text; HasError tells an empty text
-	// apart from none.
+	// Message is the server's error text. HasError is set when the Close
+	// carried an error, so that an empty text differs from none.
 	Message  string
 	HasError bool
 

@@ -112,7 +112,7 @@ func (p *peer) next(wantPing bool) *protocol.Message {
 	}
 }
 
-// acceptHandshake reads the handshake request and answers with response.
+// acceptHandshake reads the handshake request and replies with response.
 func (p *peer) acceptHandshake(response string) protocol.HandshakeRequest {
 	p.t.Helper()
 	select {

@@ -57,7 +57,8 @@ const (
 )
 
 // A handlerQueue passes server invocations from the read loop to the
-// handler goroutine in arrival order. It never blocks the read loop.
+// handler goroutine in arrival order. It never blocks the read loop: when
+// the queue is full, push fails and the connection ends.
 type handlerQueue struct {
 	conn *connection
 	max  int

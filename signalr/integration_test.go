@@ -199,6 +199,7 @@ func TestRedirectChainWithAccessToken(t *testing.T) {
 			return nil
 		},
 	}
+
 	srv, hubURL := startServer(t, opts)
 	c := startClient(t, hubURL, signalr.Config{
 		AccessTokenProvider: func(ctx context.Context) (string, error) { return "user-token", nil },
@@ -207,6 +208,7 @@ func TestRedirectChainWithAccessToken(t *testing.T) {
 	if err := c.Invoke(testContext(t), "Add", &sum, 2, 2); err != nil || sum != 4 {
 		t.Fatalf("Add = %d, %v", sum, err)
 	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	want := []string{"Bearer user-token", "Bearer token-1", "Bearer token-2", "Bearer token-2"}
@@ -343,6 +345,7 @@ func TestStreamCancelSendsCancelInvocation(t *testing.T) {
 	if err := c.Start(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
+
 	ctx, cancel := context.WithCancel(testContext(t))
 	s, err := c.Stream(ctx, "Counter", 1000000, 10)
 	if err != nil {
@@ -357,11 +360,13 @@ func TestStreamCancelSendsCancelInvocation(t *testing.T) {
 	if !errors.Is(s.Err(), context.Canceled) {
 		t.Errorf("stream Err = %v; want context.Canceled", s.Err())
 	}
+
 	// The connection stays usable.
 	var sum int
 	if err := c.Invoke(testContext(t), "Add", &sum, 1, 2); err != nil || sum != 3 {
 		t.Errorf("Add after a canceled stream = %d, %v", sum, err)
 	}
+
 	c.Stop(testContext(t))
 	capture := <-captures
 	found := false

@@ -183,7 +183,7 @@ func (s *Stream) abort(err error) {
 }
 
 // Next waits for the next item and reports whether there is one. It returns
-// false when the stream ended; Err then says why.
+// false when the stream ended, and Err then returns the reason.
 func (s *Stream) Next() bool {
 	for {
 		s.mu.Lock()

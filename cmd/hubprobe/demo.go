@@ -55,14 +55,14 @@ func runDemo(env *environment, args []string) error {
 
 	tour.step("Connect: negotiate, open the WebSocket, complete the JSON handshake")
 	notified := make(chan event, 1)
-	asked := make(chan event, 1)
+	requested := make(chan event, 1)
 	s := newSession(env, &cf, srv.HubURL())
 	s.client.On("Notify", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
 		notified <- invocationEvent(inv)
 		return nil, nil
 	})
 	s.client.On("Ask", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
-		asked <- invocationEvent(inv)
+		requested <- invocationEvent(inv)
 		var n int
 		if err := inv.Decode(&n); err != nil {
 			return nil, err
@@ -72,7 +72,7 @@ func runDemo(env *environment, args []string) error {
 	if err := s.start(ctx, p, srv.HubURL()); err != nil {
 		return s.end(env, &cf, cmd.name, err)
 	}
-	if err := tour.run(ctx, s, notified, asked); err != nil {
+	if err := tour.run(ctx, s, notified, requested); err != nil {
 		return s.end(env, &cf, cmd.name, err)
 	}
 	if err := s.end(env, &cf, cmd.name, nil); err != nil {
@@ -93,7 +93,7 @@ func (t *tour) step(msg string) { t.p.print(event{Event: "step", Message: msg}) 
 func (t *tour) note(msg string) { t.p.print(event{Event: "note", Message: msg}) }
 
 // run shows one example of each kind of traffic.
-func (t *tour) run(ctx context.Context, s *session, notified, asked <-chan event) error {
+func (t *tour) run(ctx context.Context, s *session, notified, requested <-chan event) error {
 	raw := func(v string) protocol.RawValue { return protocol.RawValue(v) }
 
 	t.step("Invoke a hub method and wait for its Completion: Add(2, 3)")
@@ -118,7 +118,7 @@ func (t *tour) run(ctx context.Context, s *session, notified, asked <-chan event
 
 	t.step(`Client result: CallMe("Ask", 21, true) waits for the Ask handler's result`)
 	t.note("The handler registered with On returns twice its argument; the hub passes that result back to us.")
-	if err := t.callMe(ctx, s, asked, `"Ask"`, "21", "true"); err != nil {
+	if err := t.callMe(ctx, s, requested, `"Ask"`, "21", "true"); err != nil {
 		return err
 	}
 

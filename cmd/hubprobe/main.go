@@ -69,7 +69,7 @@ func lookupCommand(name string) *command {
 	return nil
 }
 
-// An environment is what a command reads from and writes to. Writes to
+// An environment is the set of streams and variables a command uses. Writes to
 // stdout and stderr go through a redactor, so that no secret the command
 // line names reaches the output.
 type environment struct {

@@ -31,7 +31,8 @@ var (
 	ErrInvalidFraming = errors.New("signalr/protocol: invalid length prefix")
 
 	// ErrNotHandshakeResponse reports a handshake response that has a "type"
-	// property: the server sent a hub message before answering the handshake.
+	// property, because the server sent a hub message before its handshake
+	// response.
 	ErrNotHandshakeResponse = errors.New("signalr/protocol: expected a handshake response")
 )
 
@@ -44,7 +45,7 @@ type MessageError struct {
 	// Property is the name of the property involved, or empty.
 	Property string
 
-	// Detail says what was wrong, in words.
+	// Detail describes the problem in words.
 	Detail string
 
 	// Err is one of the sentinel errors of this package.

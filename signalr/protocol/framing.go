@@ -8,8 +8,8 @@ const RecordSeparator = 0x1E
 
 // DefaultMaxMessageSize is the maximum message size a [Framer] uses when its
 // MaxMessageSize is zero. The SignalR specification sets no limit on what a
-// client receives; this default is this package's choice, large enough for
-// typical hub payloads and small enough that a hostile peer cannot make a
+// client receives, so this default is this package's choice. It is large
+// enough for typical hub payloads and keeps a hostile peer from making a
 // client buffer without bound.
 const DefaultMaxMessageSize = 4 << 20
 
@@ -95,7 +95,7 @@ type Framer struct {
 	err   error  // sticky
 }
 
-// Feed adds p to the data to split. Until Next next returns a nil payload,
+// Feed adds p to the data to split. Until Next returns a nil payload,
 // the Framer may keep using p in place, so the caller must not modify p
 // before then.
 func (f *Framer) Feed(p []byte) error {

@@ -7,7 +7,7 @@ type HandshakeRequest struct {
 	Version  int
 }
 
-// A HandshakeResponse is the server's answer to the handshake request. The
+// A HandshakeResponse is the server's reply to the handshake request. The
 // handshake failed when Error is not empty.
 type HandshakeResponse struct {
 	Error string

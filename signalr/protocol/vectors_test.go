@@ -197,9 +197,11 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 	if m.InvocationID != "" {
 		n["invocationId"] = m.InvocationID
 	}
+
 	if m.Target != "" {
 		n["target"] = m.Target
 	}
+
 	if m.Type == protocol.TypeInvocation || m.Type == protocol.TypeStreamInvocation {
 		args := []any{}
 		for _, a := range m.Arguments {
@@ -211,6 +213,7 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 		}
 		n["arguments"] = args
 	}
+
 	if len(m.StreamIDs) > 0 {
 		ids := []any{}
 		for _, id := range m.StreamIDs {
@@ -218,6 +221,7 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 		}
 		n["streamIds"] = ids
 	}
+
 	if m.Type == protocol.TypeStreamItem {
 		v, err := decodeAny(m.Item)
 		if err != nil {
@@ -225,6 +229,7 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 		}
 		n["item"] = v
 	}
+
 	if m.HasResult {
 		v, err := decodeAny(m.Result)
 		if err != nil {
@@ -232,15 +237,19 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 		}
 		n["result"] = v
 	}
+
 	if m.HasError {
 		n["error"] = m.Error
 	}
+
 	if m.AllowReconnect {
 		n["allowReconnect"] = true
 	}
+
 	if m.Type == protocol.TypeAck || m.Type == protocol.TypeSequence {
 		n["sequenceId"] = float64(m.SequenceID)
 	}
+
 	if len(m.Headers) > 0 {
 		h := map[string]any{}
 		for _, kv := range m.Headers {
@@ -309,19 +318,23 @@ func runJSONRead(v *vector) error {
 	if v.ExpectError != nil {
 		return checkErrorKind(v.ExpectError.Kind, err)
 	}
+
 	if err != nil {
 		return fmt.Errorf("parse: %w", err)
 	}
+
 	if v.Binder != nil {
 		if len(msgs) != 1 {
 			return fmt.Errorf("got %d messages; want 1", len(msgs))
 		}
 		return checkBinding(v, msgs[0])
 	}
+
 	var want any
 	if err := json.Unmarshal(v.Expect, &want); err != nil {
 		return err
 	}
+
 	var wantList []any
 	switch w := want.(type) {
 	case []any:
@@ -329,6 +342,7 @@ func runJSONRead(v *vector) error {
 	default:
 		wantList = []any{w}
 	}
+
 	if len(got) != len(wantList) {
 		return fmt.Errorf("got %d messages %v; want %d %v", len(got), got, len(wantList), wantList)
 	}

@@ -213,7 +213,7 @@ func TestParseNegotiateResponseClassicServerFirst(t *testing.T) {
 	}
 }
 
-// hubServer is an httptest server whose handler sees every negotiate
+// hubServer is an httptest server whose handler receives every negotiate
 // request. It counts requests and records their Authorization headers.
 type hubServer struct {
 	*httptest.Server

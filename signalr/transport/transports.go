@@ -76,7 +76,7 @@ func ParseTransportType(name string) (TransportType, bool) {
 //   - this package implements it.
 //
 // Unknown transport names are skipped. When nothing fits, the error is a
-// [*NoTransportError] that says why each entry was skipped.
+// [*NoTransportError] that lists why each entry was skipped.
 //
 // Only WebSockets is implemented so far, so a response that offers only
 // Server-Sent Events or long polling fails.

@@ -260,7 +260,7 @@ func equalTransport(a, b transport.AvailableTransport) bool {
 	return a.Transport == b.Transport && slices.Equal(a.TransferFormats, b.TransferFormats)
 }
 
-// negotiateBody runs Negotiate against a server that answers with body.
+// negotiateBody runs Negotiate against a server that replies with body.
 func negotiateBody(t *testing.T, body string) *transport.NegotiateResult {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

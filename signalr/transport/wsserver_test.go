@@ -170,7 +170,7 @@ func (c *serverConn) writeFrame(op ws.OpCode, fin bool, payload []byte) {
 // writeHeaderFrame writes a frame with a header the caller chooses, which
 // may break RFC 6455. A masked header masks the payload with its key.
 // Errors are test errors, except for close frames: the client closes the
-// socket right after its own close frame, so an answer may find it gone.
+// socket right after its own close frame, so a reply may find it gone.
 func (c *serverConn) writeHeaderFrame(h ws.Header, payload []byte) {
 	p := append([]byte(nil), payload...)
 	if h.Masked {
@@ -217,7 +217,7 @@ func (c *serverConn) expectClose(code ws.StatusCode) {
 	}
 }
 
-// echo sends every data message back until the client closes, then answers
+// echo sends every data message back until the client closes, then replies to
 // the close frame.
 func echo(c *serverConn) {
 	for {
