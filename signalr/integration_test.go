@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -406,3 +407,39 @@ func TestConcurrentInvokesAgainstHub(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLogsContainNoToken(t *testing.T) {
+	const token = "secret-token-4711"
+	_, hubURL := startServer(t, conformance.Options{
+		Authorize: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+token },
+	})
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	c := newExerciseClient(t, hubURL+"?access_token="+token, signalr.Config{
+		Logger:              logger,
+		AccessTokenProvider: func(ctx context.Context) (string, error) { return token, nil },
+	})
+	exerciseHub(t, c)
+	c.Invoke(testContext(t), "CloseMe", nil, "bye", false)
+	<-c.Done()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() == 0 {
+		t.Fatal("the client logged nothing at debug level; the check would prove nothing")
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Errorf("the logs contain the access token:\n%s", logs.String())
+	}
+}
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
