@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -73,7 +72,6 @@ func BenchmarkInvokeParallel(b *testing.B) {
 // sends pre-encoded Invocation frames: the floor for the client's overhead.
 type floorConn struct {
 	conn net.Conn
-	mu   sync.Mutex
 }
 
 func dialFloor(b *testing.B, hubURL string) *floorConn {

@@ -93,12 +93,11 @@ type Stream struct {
 	id     uint64
 	cancel func() bool // stops the context.AfterFunc that cancels the stream
 
-	mu      sync.Mutex // guards items, ended, err and the cancel state
-	items   [][]byte
-	ended   bool
-	err     error
-	cancels bool // CancelInvocation was sent or is being sent
-	notify  chan struct{}
+	mu     sync.Mutex // guards items, ended and err
+	items  [][]byte
+	ended  bool
+	err    error
+	notify chan struct{}
 
 	current protocol.RawValue
 }
@@ -114,7 +113,9 @@ func (c *Client) Stream(ctx context.Context, target string, args ...any) (*Strea
 	}
 	streams := clientStreams(conn, args)
 	s := &Stream{conn: conn, notify: make(chan struct{}, 1)}
-	cl := &call{done: make(chan struct{}, 1), stream: s}
+	// A stream's call finishes through the stream, so it needs no done
+	// channel.
+	cl := &call{stream: s}
 	id, err := conn.register(cl)
 	if err != nil {
 		return nil, err

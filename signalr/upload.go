@@ -21,7 +21,6 @@ type ClientStream struct {
 	err   error // the caller's error, read after closed is closed
 	id    uint64
 	idStr string
-	used  bool
 }
 
 // NewClientStream returns a stream to pass as an argument.
