@@ -17,7 +17,8 @@ import (
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-const callDescription = `Connects to the hub at URL, invokes METHOD and prints its result.
+const callDescription = `Connects to the hub at URL, invokes METHOD and prints its result. URL is
+an http or https URL, or a ws or wss URL together with --skip-negotiate.
 
 Each ARG is one argument as a JSON value: 42, true, null, '"text"' (a string
 needs its JSON quotes), '{"a":1}'. Use -d to give all arguments as one JSON

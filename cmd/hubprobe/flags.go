@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hubwire/hubwire/signalr"
+	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
 // errHelpShown reports that a command printed its help for -h.
@@ -112,7 +113,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", signalr.DefaultHandshakeTimeout, "maximum `duration` of the handshake, such as 15s")
 	fs.DurationVar(&f.keepAlive, "keep-alive", signalr.DefaultKeepAliveInterval, "`interval` after which an idle client sends a Ping; negative disables pings")
 	fs.DurationVar(&f.serverTimeout, "server-timeout", signalr.DefaultServerTimeout, "`duration` without any message from the server after which the connection closes; negative disables the check")
-	fs.IntVar(&f.maxMessageSize, "max-message-size", 0, "largest hub message accepted, in `bytes`; 0 means the client default (the protocol package's default), negative means no limit")
+	fs.IntVar(&f.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest hub message accepted, in `bytes`; 0 means the client default of %d MiB, negative means no limit", protocol.DefaultMaxMessageSize>>20))
 	f.registerOutput(fs)
 }
 
