@@ -11,11 +11,15 @@ var (
 	// ErrInvalidJSON reports bytes that are not valid JSON.
 	ErrInvalidJSON = errors.New("signalr/protocol: invalid JSON")
 
+	// ErrInvalidMessagePack reports bytes that are not valid MessagePack,
+	// such as a value cut off by the end of the message.
+	ErrInvalidMessagePack = errors.New("signalr/protocol: invalid MessagePack")
+
 	// ErrMissingProperty reports a required property that is absent.
 	ErrMissingProperty = errors.New("signalr/protocol: missing required property")
 
-	// ErrWrongType reports a property, or the message itself, whose JSON type
-	// is not the one the protocol requires.
+	// ErrWrongType reports a property, or the message itself, whose JSON or
+	// MessagePack type is not the one the protocol requires.
 	ErrWrongType = errors.New("signalr/protocol: property has the wrong type")
 
 	// ErrInvalidMessage reports a well-formed message that breaks a rule of

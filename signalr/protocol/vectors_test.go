@@ -160,8 +160,8 @@ func runVectors(t *testing.T, file string, deviations map[string]deviation, run 
 // errorKinds maps the neutral error kinds of the vectors to the sentinel
 // errors that may report them.
 var errorKinds = map[string][]error{
-	"invalid_data":             {protocol.ErrInvalidJSON, protocol.ErrMissingProperty, protocol.ErrWrongType, protocol.ErrInvalidMessage},
-	"invalid_payload":          {protocol.ErrInvalidJSON, protocol.ErrMissingProperty, protocol.ErrWrongType, protocol.ErrInvalidMessage},
+	"invalid_data":             {protocol.ErrInvalidJSON, protocol.ErrInvalidMessagePack, protocol.ErrMissingProperty, protocol.ErrWrongType, protocol.ErrInvalidMessage},
+	"invalid_payload":          {protocol.ErrInvalidJSON, protocol.ErrInvalidMessagePack, protocol.ErrMissingProperty, protocol.ErrWrongType, protocol.ErrInvalidMessage},
 	"invalid_json":             {protocol.ErrInvalidJSON},
 	"protocol_error":           {protocol.ErrInvalidMessage},
 	"not_a_handshake_response": {protocol.ErrNotHandshakeResponse},
@@ -191,8 +191,8 @@ func checkErrorKind(kind string, err error) error {
 }
 
 // neutral converts m to the neutral message form of the vectors, with raw
-// values decoded by encoding/json.
-func neutral(m *protocol.Message) (map[string]any, error) {
+// values converted by decodeAny.
+func neutral(m *protocol.Message, decodeAny func([]byte) (any, error)) (map[string]any, error) {
 	n := map[string]any{"type": float64(m.Type)}
 	if m.InvocationID != "" {
 		n["invocationId"] = m.InvocationID
@@ -260,7 +260,7 @@ func neutral(m *protocol.Message) (map[string]any, error) {
 	return n, nil
 }
 
-func decodeAny(raw []byte) (any, error) {
+func decodeJSON(raw []byte) (any, error) {
 	var v any
 	err := protocol.JSON{}.Unmarshal(raw, &v)
 	return v, err
@@ -290,7 +290,7 @@ func parseAll(input []byte) ([]map[string]any, []*protocol.Message, error) {
 		if !m.Type.IsKnown() {
 			continue
 		}
-		n, err := neutral(m)
+		n, err := neutral(m, decodeJSON)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -327,7 +327,7 @@ func runJSONRead(v *vector) error {
 		if len(msgs) != 1 {
 			return fmt.Errorf("got %d messages; want 1", len(msgs))
 		}
-		return checkBinding(v, msgs[0])
+		return checkBinding(protocol.JSON{}, v, msgs[0])
 	}
 
 	var want any
@@ -377,12 +377,11 @@ type customObject struct {
 
 // checkBinding binds the raw values of m to the binder's types, as a hub
 // method or handler does when it decodes its arguments.
-func checkBinding(v *vector, m *protocol.Message) error {
+func checkBinding(proto protocol.HubProtocol, v *vector, m *protocol.Message) error {
 	var want struct {
 		Type         any             `json:"type"`
 		InvocationID string          `json:"invocationId"`
 		Target       string          `json:"target"`
-		Arguments    []any           `json:"arguments"`
 		Result       json.RawMessage `json:"result"`
 		Item         json.RawMessage `json:"item"`
 	}
@@ -396,7 +395,7 @@ func checkBinding(v *vector, m *protocol.Message) error {
 
 	switch {
 	case v.Binder.ParameterTypes != nil:
-		err := bindArguments(m.Arguments, v.Binder.ParameterTypes, want.Arguments)
+		err := bindArguments(proto, m.Arguments, v.Binder.ParameterTypes)
 		if bindingFailed {
 			if err == nil {
 				return errors.New("binding succeeded; want a binding failure")
@@ -405,19 +404,19 @@ func checkBinding(v *vector, m *protocol.Message) error {
 		}
 		return err
 	case v.Binder.ReturnType != "":
-		return bindValue(m.Result, v.Binder.ReturnType, want.Result)
+		return bindValue(proto, m.Result, v.Binder.ReturnType, want.Result)
 	case v.Binder.StreamItemType != "":
-		return bindValue(m.Item, v.Binder.StreamItemType, want.Item)
+		return bindValue(proto, m.Item, v.Binder.StreamItemType, want.Item)
 	}
 	return errors.New("binder without types")
 }
 
-func bindArguments(args []protocol.RawValue, types []string, want []any) error {
+func bindArguments(proto protocol.HubProtocol, args []protocol.RawValue, types []string) error {
 	if len(args) != len(types) {
 		return fmt.Errorf("invocation provides %d arguments; target expects %d", len(args), len(types))
 	}
 	for i, a := range args {
-		if err := bindValue(a, types[i], nil); err != nil {
+		if err := bindValue(proto, a, types[i], nil); err != nil {
 			return err
 		}
 	}
@@ -426,13 +425,13 @@ func bindArguments(args []protocol.RawValue, types []string, want []any) error {
 
 // bindValue decodes raw into the Go type that stands for typeName and, when
 // want is set, compares it with the expected value.
-func bindValue(raw protocol.RawValue, typeName string, want json.RawMessage) error {
+func bindValue(proto protocol.HubProtocol, raw protocol.RawValue, typeName string, want json.RawMessage) error {
 	typ, ok := goTypes[typeName]
 	if !ok {
 		return fmt.Errorf("no Go type for %q", typeName)
 	}
 	p := reflect.New(typ)
-	if err := (protocol.JSON{}).Unmarshal(raw, p.Interface()); err != nil {
+	if err := proto.Unmarshal(raw, p.Interface()); err != nil {
 		return fmt.Errorf("binding %s: %w", typeName, err)
 	}
 	if want == nil {
@@ -490,10 +489,10 @@ type vectorMessage struct {
 	Headers        json.RawMessage      `json:"headers"`
 }
 
-// messageFromVector builds the Message of a write vector. Raw values are the
-// vector's own JSON text with insignificant white space removed, the way a
-// caller hands pre-encoded arguments to the writer.
-func messageFromVector(raw json.RawMessage) (*protocol.Message, error) {
+// messageFromVector builds the Message of a write vector. encode turns each
+// value of the vector into a raw value, the way a caller hands pre-encoded
+// arguments to the writer.
+func messageFromVector(raw json.RawMessage, encode func(json.RawMessage) (protocol.RawValue, error)) (*protocol.Message, error) {
 	var vm vectorMessage
 	if err := json.Unmarshal(raw, &vm); err != nil {
 		return nil, err
@@ -506,14 +505,24 @@ func messageFromVector(raw json.RawMessage) (*protocol.Message, error) {
 		AllowReconnect: vm.AllowReconnect,
 		SequenceID:     vm.SequenceID,
 	}
+	var err error
 	for _, a := range vm.Arguments {
-		m.Arguments = append(m.Arguments, compact(a))
+		v, err := encode(a)
+		if err != nil {
+			return nil, err
+		}
+		m.Arguments = append(m.Arguments, v)
 	}
 	if vm.Item != nil {
-		m.Item = compact(vm.Item)
+		if m.Item, err = encode(vm.Item); err != nil {
+			return nil, err
+		}
 	}
 	if vm.Result != nil {
-		m.Result, m.HasResult = compact(vm.Result), true
+		if m.Result, err = encode(vm.Result); err != nil {
+			return nil, err
+		}
+		m.HasResult = true
 	}
 	if vm.Error != nil {
 		m.Error, m.HasError = *vm.Error, true
@@ -528,12 +537,14 @@ func messageFromVector(raw json.RawMessage) (*protocol.Message, error) {
 	return m, nil
 }
 
-func compact(raw json.RawMessage) protocol.RawValue {
+// compact is the encoder of JSON write vectors: the vector's own JSON text
+// with insignificant white space removed.
+func compact(raw json.RawMessage) (protocol.RawValue, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		panic(err)
+		return nil, err
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 // orderedStrings reads a JSON object of strings keeping the property order.
@@ -558,7 +569,7 @@ func orderedStrings(raw json.RawMessage) ([]protocol.Header, error) {
 }
 
 func runJSONWrite(v *vector) error {
-	m, err := messageFromVector(v.Message)
+	m, err := messageFromVector(v.Message, compact)
 	if err != nil {
 		return err
 	}
