@@ -16,9 +16,9 @@ import (
 // counts measure the client alone.
 type discardConn struct{ closed chan struct{} }
 
-func (d *discardConn) ReadMessage() ([]byte, error) {
+func (d *discardConn) ReadMessage() (protocol.TransferFormat, []byte, error) {
 	<-d.closed
-	return nil, io.EOF
+	return 0, nil, io.EOF
 }
 func (d *discardConn) WriteMessage(ctx context.Context, p []byte) error { return nil }
 func (d *discardConn) Close() error                                     { return nil }

@@ -17,7 +17,7 @@ import (
 type transportConn interface {
 	// ReadMessage returns the next transport message. It is valid until
 	// the next call.
-	ReadMessage() ([]byte, error)
+	ReadMessage() (protocol.TransferFormat, []byte, error)
 
 	// WriteMessage sends one transport message. It is safe for concurrent
 	// use.
@@ -97,7 +97,7 @@ func (c *Client) connect(ctx context.Context) (*connection, error) {
 		return nil, err
 	}
 	if c.config.Trace != nil {
-		tc = &tracingConn{transportConn: tc, trace: c.config.Trace}
+		tc = &tracingConn{transportConn: tc, trace: c.config.Trace, format: c.config.Protocol.TransferFormat()}
 	}
 	conn := newConnection(c, tc, connectionID)
 	if err := conn.handshake(ctx); err != nil {
@@ -210,7 +210,7 @@ func (conn *connection) handshake(ctx context.Context) error {
 	}
 	var pending []byte
 	for {
-		data, err := conn.tc.ReadMessage()
+		_, data, err := conn.tc.ReadMessage()
 		if err != nil {
 			return handshakeFailure(ctx, err)
 		}
@@ -263,19 +263,20 @@ func redactURL(s string) string {
 // tracingConn passes every message to Config.Trace.
 type tracingConn struct {
 	transportConn
-	trace func(Direction, []byte)
+	trace  func(Direction, protocol.TransferFormat, []byte)
+	format protocol.TransferFormat // of the messages the client sends
 }
 
-func (t *tracingConn) ReadMessage() ([]byte, error) {
-	p, err := t.transportConn.ReadMessage()
+func (t *tracingConn) ReadMessage() (protocol.TransferFormat, []byte, error) {
+	f, p, err := t.transportConn.ReadMessage()
 	if err == nil {
-		t.trace(Received, p)
+		t.trace(Received, f, p)
 	}
-	return p, err
+	return f, p, err
 }
 
 func (t *tracingConn) WriteMessage(ctx context.Context, p []byte) error {
-	t.trace(Sent, p)
+	t.trace(Sent, t.format, p)
 	return t.transportConn.WriteMessage(ctx, p)
 }
 

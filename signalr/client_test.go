@@ -494,7 +494,7 @@ func TestFallbackHandler(t *testing.T) {
 func TestTraceSeesEveryMessage(t *testing.T) {
 	var mu sync.Mutex
 	var trace []string
-	c, p := newTestClient(t, Config{Trace: func(dir Direction, data []byte) {
+	c, p := newTestClient(t, Config{Trace: func(dir Direction, _ protocol.TransferFormat, data []byte) {
 		mu.Lock()
 		trace = append(trace, dir.String()+" "+string(data))
 		mu.Unlock()

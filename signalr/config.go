@@ -79,12 +79,13 @@ type Config struct {
 
 	// Trace, when set, is called with every transport message the client
 	// sends or receives, the handshake included, as it crosses the
-	// transport. It runs on the goroutine that reads or writes, so it must
+	// transport. format is the message's frame type: Text or Binary for
+	// WebSockets. It runs on the goroutine that reads or writes, so it must
 	// not block, and data is valid only during the call. The messages carry
 	// whatever the hub protocol carries, so a trace that is printed or
 	// stored must be redacted by the caller. Nil traces nothing and costs
 	// nothing.
-	Trace func(dir Direction, data []byte)
+	Trace func(dir Direction, format protocol.TransferFormat, data []byte)
 
 	// Logger receives the client's log records. Nil discards them. Tokens
 	// and Authorization values are never logged.

@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 
+	"github.com/hubwire/hubwire/signalr/protocol"
 	"github.com/hubwire/hubwire/signalr/transport"
 )
 
@@ -66,9 +67,12 @@ type webSocketConn struct {
 	opcode transport.Opcode
 }
 
-func (w *webSocketConn) ReadMessage() ([]byte, error) {
-	_, p, err := w.ws.ReadMessage()
-	return p, err
+func (w *webSocketConn) ReadMessage() (protocol.TransferFormat, []byte, error) {
+	op, p, err := w.ws.ReadMessage()
+	if op == transport.OpcodeBinary {
+		return protocol.TransferFormatBinary, p, err
+	}
+	return protocol.TransferFormatText, p, err
 }
 
 func (w *webSocketConn) WriteMessage(ctx context.Context, p []byte) error {

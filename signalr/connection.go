@@ -162,7 +162,7 @@ func (conn *connection) readLoop() {
 			conn.fail(err)
 			return
 		}
-		data, err := conn.tc.ReadMessage()
+		_, data, err := conn.tc.ReadMessage()
 		if err != nil {
 			conn.fail(err)
 			return

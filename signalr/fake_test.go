@@ -28,12 +28,12 @@ func newFakeConn() *fakeConn {
 	}
 }
 
-func (f *fakeConn) ReadMessage() ([]byte, error) {
+func (f *fakeConn) ReadMessage() (protocol.TransferFormat, []byte, error) {
 	select {
 	case b := <-f.toClient:
-		return b, nil
+		return protocol.TransferFormatText, b, nil
 	case <-f.closed:
-		return nil, io.EOF
+		return 0, nil, io.EOF
 	}
 }
 

@@ -30,7 +30,7 @@ type frameLog struct {
 // observe is the signalr.Config.Trace function. It runs on the client's
 // read or write goroutine, so a stderr pipe that is not drained stalls the
 // connection.
-func (f *frameLog) observe(dir signalr.Direction, data []byte) {
+func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
 	data = f.secrets.redact(data)
 	if f.trace != nil {
 		arrow := ">"
@@ -49,10 +49,7 @@ func (f *frameLog) observe(dir signalr.Direction, data []byte) {
 	if msg.Data == nil {
 		msg.Data = []byte{}
 	}
-	// NOTE: Config.Trace does not pass the WebSocket frame type. Every
-	// message is recorded as text, which holds while hubprobe speaks only
-	// the JSON hub protocol.
-	msg.Format = protocol.TransferFormatText
+	msg.Format = format
 	f.mu.Lock()
 	f.messages = append(f.messages, msg)
 	f.mu.Unlock()
