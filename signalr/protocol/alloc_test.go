@@ -112,3 +112,84 @@ func TestCopyToAllocs(t *testing.T) {
 	}
 	assertNoAllocs(t, "CopyTo", func() { src.CopyTo(&dst) })
 }
+
+// messagePackMessages returns the Invocation, Completion and Ping of the
+// JSON allocation tests as MessagePack messages, without their length
+// prefixes.
+func messagePackMessages(t testing.TB) map[string][]byte {
+	out := map[string][]byte{}
+	for name, record := range map[string]string{"Invocation": invocationRecord, "Completion": completionRecord, "Ping": pingRecord} {
+		frame := toMessagePack(t, record)
+		_, n, _ := protocol.ConsumeVarint(frame)
+		out[name] = frame[n:]
+	}
+	return out
+}
+
+// toMessagePack converts a JSON hub message to the same message in the
+// MessagePack hub protocol, framed, with each raw value re-encoded.
+func toMessagePack(t testing.TB, record string) []byte {
+	t.Helper()
+	var m protocol.Message
+	if err := (protocol.JSON{}).ParseMessage([]byte(record), &m); err != nil {
+		t.Fatal(err)
+	}
+	convert := func(raw protocol.RawValue) protocol.RawValue {
+		var v any
+		if err := (protocol.JSON{}).Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		out, err := protocol.MessagePack{}.AppendValue(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	mp := m.Clone()
+	for i, a := range mp.Arguments {
+		mp.Arguments[i] = convert(a)
+	}
+	if mp.HasResult {
+		mp.Result = convert(mp.Result)
+	}
+	frame, err := protocol.MessagePack{}.AppendMessage(nil, mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame
+}
+
+func TestMessagePackParseAllocs(t *testing.T) {
+	messages := messagePackMessages(t)
+	for _, tt := range []struct {
+		name string
+		want protocol.MessageType
+	}{
+		{"Invocation", protocol.TypeInvocation},
+		{"Completion", protocol.TypeCompletion},
+		{"Ping", protocol.TypePing},
+	} {
+		data := messages[tt.name]
+		var m protocol.Message
+		assertNoAllocs(t, "MessagePack "+tt.name, func() {
+			if err := (protocol.MessagePack{}).ParseMessage(data, &m); err != nil || m.Type != tt.want {
+				t.Fatalf("ParseMessage: type %v, error %v", m.Type, err)
+			}
+		})
+	}
+}
+
+func TestMessagePackWriteInvocationAllocs(t *testing.T) {
+	var m protocol.Message
+	if err := (protocol.MessagePack{}).ParseMessage(messagePackMessages(t)["Invocation"], &m); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 512)
+	assertNoAllocs(t, "MessagePack AppendMessage", func() {
+		var err error
+		buf, err = protocol.MessagePack{}.AppendMessage(buf[:0], &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
@@ -166,4 +168,86 @@ func BenchmarkFramer(b *testing.B) {
 			next = (next + chunkSize) % len(stream)
 		}
 	})
+}
+
+// BenchmarkMessagePackParse parses the messages of BenchmarkParseMessage
+// converted to the MessagePack hub protocol, into a reused Message.
+func BenchmarkMessagePackParse(b *testing.B) {
+	for _, name := range []string{"Invocation", "Completion", "Ping"} {
+		record := map[string]string{"Invocation": benchInvocation, "Completion": benchCompletion, "Ping": benchPing}[name]
+		b.Run(name, func(b *testing.B) {
+			frame := toMessagePack(b, record)
+			_, n, _ := protocol.ConsumeVarint(frame)
+			data := frame[n:]
+			var m protocol.Message
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if err := (protocol.MessagePack{}).ParseMessage(data, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMessagePackAppend writes the MessagePack Invocation and
+// Completion from pre-encoded raw values into a reused buffer, length
+// prefix included.
+func BenchmarkMessagePackAppend(b *testing.B) {
+	for _, name := range []string{"Invocation", "Completion"} {
+		record := map[string]string{"Invocation": benchInvocation, "Completion": benchCompletion}[name]
+		b.Run(name, func(b *testing.B) {
+			frame := toMessagePack(b, record)
+			_, n, _ := protocol.ConsumeVarint(frame)
+			var parsed protocol.Message
+			if err := (protocol.MessagePack{}).ParseMessage(frame[n:], &parsed); err != nil {
+				b.Fatal(err)
+			}
+			m := parsed.Clone()
+			buf := make([]byte, 0, 2*len(frame))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				var err error
+				if buf, err = (protocol.MessagePack{}).AppendMessage(buf[:0], m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !bytes.Equal(buf, frame) {
+				b.Fatalf("AppendMessage wrote %x, want %x", buf, frame)
+			}
+		})
+	}
+}
+
+// BenchmarkVmihailencoInvocation is the baseline for
+// BenchmarkMessagePackParse: the same Invocation decoded by
+// vmihailenco/msgpack into a struct that keeps the arguments raw, as a
+// reader built on that package would.
+func BenchmarkVmihailencoInvocation(b *testing.B) {
+	type invocation struct {
+		_msgpack     struct{} `msgpack:",as_array"`
+		Type         int
+		Headers      map[string]string
+		InvocationID *string
+		Target       string
+		Arguments    []msgpack.RawMessage
+		StreamIDs    []string
+	}
+	frame := toMessagePack(b, benchInvocation)
+	_, n, _ := protocol.ConsumeVarint(frame)
+	data := frame[n:]
+	var check invocation
+	if err := msgpack.Unmarshal(data, &check); err != nil || len(check.Arguments) != 3 {
+		b.Fatalf("baseline decode: %v, %d arguments", err, len(check.Arguments))
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var v invocation
+		if err := msgpack.Unmarshal(data, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
