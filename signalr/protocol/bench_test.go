@@ -251,3 +251,39 @@ func BenchmarkVmihailencoInvocation(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFramerSmallPieces feeds one 64 KiB message a byte at a time, as
+// a peer that splits a message into tiny transport messages would. The
+// cost per byte must not grow with the size of the message.
+func BenchmarkFramerSmallPieces(b *testing.B) {
+	payload := bytes.Repeat([]byte{'x'}, 64<<10)
+	for _, format := range []protocol.TransferFormat{protocol.TransferFormatText, protocol.TransferFormatBinary} {
+		var stream []byte
+		if format == protocol.TransferFormatText {
+			stream = protocol.AppendRecord(nil, payload)
+		} else {
+			stream = protocol.AppendFrame(nil, payload)
+		}
+		b.Run(format.String(), func(b *testing.B) {
+			f := protocol.Framer{Format: format}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(stream)))
+			for b.Loop() {
+				got := 0
+				for i := range stream {
+					if err := f.Feed(stream[i : i+1]); err != nil {
+						b.Fatal(err)
+					}
+					p, err := f.Next()
+					if err != nil {
+						b.Fatal(err)
+					}
+					got += len(p)
+				}
+				if got != len(payload) {
+					b.Fatalf("got %d payload bytes, want %d", got, len(payload))
+				}
+			}
+		})
+	}
+}

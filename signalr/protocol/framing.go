@@ -89,10 +89,11 @@ type Framer struct {
 	// [ErrMessageTooLarge].
 	MaxMessageSize int
 
-	rest  []byte // bytes not yet split
-	owned bool   // rest points into buf, not into the caller's memory
-	buf   []byte // holds an incomplete tail together with later data
-	err   error  // sticky
+	rest    []byte // bytes not yet split
+	owned   bool   // rest is a suffix of buf, not the caller's memory
+	buf     []byte // holds an incomplete tail together with later data
+	scanned int    // leading bytes of rest known to hold no record separator
+	err     error  // sticky
 }
 
 // Feed adds p to the data to split. Until Next returns a nil payload,
@@ -129,14 +130,19 @@ func (f *Framer) Next() ([]byte, error) {
 	if f.Format == TransferFormatBinary {
 		return f.nextBinary(max)
 	}
-	i := bytes.IndexByte(f.rest, RecordSeparator)
+	// Searching only the bytes fed since the last search keeps a record
+	// that arrives in many small pieces linear in its size.
+	i := bytes.IndexByte(f.rest[f.scanned:], RecordSeparator)
 	if i < 0 {
 		if max > 0 && len(f.rest) > max {
 			return nil, f.fail(newError(ErrMessageTooLarge, 0, "", "incomplete record of "+itoa(int64(len(f.rest)))+" bytes exceeds the maximum of "+itoa(int64(max))))
 		}
+		f.scanned = len(f.rest)
 		f.keepTail()
 		return nil, nil
 	}
+	i += f.scanned
+	f.scanned = 0
 	if max > 0 && i > max {
 		return nil, f.fail(newError(ErrMessageTooLarge, 0, "", "record of "+itoa(int64(i))+" bytes exceeds the maximum of "+itoa(int64(max))))
 	}
@@ -167,19 +173,22 @@ func (f *Framer) nextBinary(max int) ([]byte, error) {
 }
 
 // keepTail moves the incomplete tail to the front of buf so that the caller
-// may reuse the memory it fed.
+// may reuse the memory it fed. A tail already at the front stays in place,
+// so that a message arriving in many small pieces is not copied again for
+// each piece.
 func (f *Framer) keepTail() {
-	if f.owned {
-		f.buf = f.buf[:copy(f.buf, f.rest)]
-	} else {
+	switch {
+	case !f.owned:
 		f.buf = append(f.buf[:0], f.rest...)
+	case len(f.rest) < len(f.buf):
+		f.buf = f.buf[:copy(f.buf, f.rest)]
 	}
 	f.rest, f.owned = f.buf, true
 }
 
 func (f *Framer) fail(err error) error {
 	f.err = err
-	f.rest = nil
+	f.rest, f.scanned = nil, 0
 	return err
 }
 
@@ -188,6 +197,6 @@ func (f *Framer) Buffered() int { return len(f.rest) }
 
 // Reset discards buffered data and any error, keeping the configuration.
 func (f *Framer) Reset() {
-	f.rest, f.owned, f.err = nil, false, nil
+	f.rest, f.owned, f.scanned, f.err = nil, false, 0, nil
 	f.buf = f.buf[:0]
 }
