@@ -71,8 +71,8 @@ func FuzzTextFraming(f *testing.F) {
 		sizes, stream := chunkPlan(data)
 		chunks := cutStream(stream, sizes)
 		for _, maxSize := range []int{0, 16} {
-			whole := runFramer(maxSize, [][]byte{stream})
-			pieces := runFramer(maxSize, chunks)
+			whole := runFramer(protocol.TransferFormatText, maxSize, [][]byte{stream})
+			pieces := runFramer(protocol.TransferFormatText, maxSize, chunks)
 			if diff := framerDiff(whole, pieces); diff != "" {
 				t.Fatalf("MaxMessageSize %d, chunk sizes %v, stream %q: %s", maxSize, sizes, stream, diff)
 			}
@@ -253,12 +253,12 @@ type framerResult struct {
 	buffered int
 }
 
-// runFramer feeds chunks to a new text Framer one at a time and drains it
-// after each. Each chunk is copied into one reused buffer that is
+// runFramer feeds chunks to a new Framer of the given format one at a time
+// and drains it after each. Each chunk is copied into one reused buffer that is
 // overwritten once drained, so a Framer that keeps fed memory longer than
 // Feed allows returns corrupted payloads.
-func runFramer(maxSize int, chunks [][]byte) framerResult {
-	f := protocol.Framer{Format: protocol.TransferFormatText, MaxMessageSize: maxSize}
+func runFramer(format protocol.TransferFormat, maxSize int, chunks [][]byte) framerResult {
+	f := protocol.Framer{Format: format, MaxMessageSize: maxSize}
 	var result framerResult
 	var reused []byte
 	for _, chunk := range chunks {
@@ -301,6 +301,7 @@ func framerDiff(whole, pieces framerResult) string {
 		}
 	}
 	if errors.Is(whole.err, protocol.ErrMessageTooLarge) != errors.Is(pieces.err, protocol.ErrMessageTooLarge) ||
+		errors.Is(whole.err, protocol.ErrInvalidFraming) != errors.Is(pieces.err, protocol.ErrInvalidFraming) ||
 		(whole.err == nil) != (pieces.err == nil) {
 		return fmt.Sprintf("piecewise error %v, whole error %v", pieces.err, whole.err)
 	}

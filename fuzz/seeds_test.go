@@ -2,12 +2,15 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/hubwire/hubwire/conformance"
+	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
 // repoRoot is the repository root relative to the package directory, which
@@ -60,6 +63,89 @@ func seedRecords(f *testing.F) [][]byte {
 	return records
 }
 
+// seedBinaryStreams returns the wire bytes of the MessagePack and binary
+// framing vectors and the Binary messages of the captures: streams of
+// varint-prefixed frames, some of them incomplete or malformed.
+func seedBinaryStreams(f *testing.F) [][]byte {
+	f.Helper()
+	var streams [][]byte
+	streams = append(streams, binaryVectorStreams(f, "msgpack-hub.jsonl")...)
+	streams = append(streams, binaryVectorStreams(f, "framing.jsonl")...)
+	for _, c := range readCaptures(f) {
+		for _, m := range c.Messages {
+			if m.Format == protocol.TransferFormatBinary {
+				streams = append(streams, m.Data)
+			}
+		}
+	}
+	return streams
+}
+
+// seedBinaryPayloads returns the frames of seedBinaryStreams without their
+// length prefixes. What does not split into frames is returned whole.
+func seedBinaryPayloads(f *testing.F) [][]byte {
+	f.Helper()
+	var payloads [][]byte
+	for _, stream := range seedBinaryStreams(f) {
+		fr := protocol.Framer{Format: protocol.TransferFormatBinary}
+		split := false
+		if fr.Feed(stream) == nil {
+			for {
+				p, err := fr.Next()
+				if err != nil || p == nil {
+					break
+				}
+				payloads = append(payloads, bytes.Clone(p))
+				split = true
+			}
+		}
+		if !split {
+			payloads = append(payloads, stream)
+		}
+	}
+	return payloads
+}
+
+// binaryVectorStreams returns the input and output bytes of every base64-
+// or hex-encoded line of testdata/vectors/name.
+func binaryVectorStreams(f *testing.F, name string) [][]byte {
+	f.Helper()
+	path := filepath.Join(repoRoot, "testdata", "vectors", name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatalf("reading seed vectors: %v", err)
+	}
+	var streams [][]byte
+	for n, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var v vectorLine
+		if err := json.Unmarshal(line, &v); err != nil {
+			f.Fatalf("%s:%d: invalid vector line: %v", path, n+1, err)
+		}
+		for _, field := range []*string{v.Input, v.Output} {
+			if field == nil {
+				continue
+			}
+			var b []byte
+			switch v.Encoding {
+			case "base64":
+				b, err = base64.StdEncoding.DecodeString(*field)
+			case "hex":
+				b, err = hex.DecodeString(*field)
+			default:
+				continue
+			}
+			if err != nil {
+				f.Fatalf("%s:%d: %v", path, n+1, err)
+			}
+			streams = append(streams, b)
+		}
+	}
+	if len(streams) == 0 {
+		f.Fatalf("%s has no binary vectors", path)
+	}
+	return streams
+}
+
 // vectorStreams returns the wire bytes of every text-encoded line of
 // testdata/vectors/name: the input of read vectors and, when withOutput is
 // set, the output of write vectors too.
@@ -94,16 +180,36 @@ func vectorStreams(f *testing.F, name string, withOutput bool) [][]byte {
 }
 
 // captureStreams returns, for each capture under testdata/captures, the
-// payload of every recorded WebSocket message and the server's messages
-// joined into one stream. Captures above maxSeedSize are skipped.
+// payload of every recorded Text message and the server's Text messages
+// joined into one stream.
 func captureStreams(f *testing.F) [][]byte {
 	f.Helper()
-	dir := filepath.Join(repoRoot, "testdata", "captures")
-	paths, err := filepath.Glob(filepath.Join(dir, "*.capture"))
+	var streams [][]byte
+	for _, c := range readCaptures(f) {
+		var fromServer []byte
+		for _, m := range c.Messages {
+			if m.Format != protocol.TransferFormatText {
+				continue
+			}
+			streams = append(streams, m.Data)
+			if m.Direction == conformance.ServerToClient {
+				fromServer = append(fromServer, m.Data...)
+			}
+		}
+		streams = append(streams, fromServer)
+	}
+	return streams
+}
+
+// readCaptures reads the captures under testdata/captures, leaving out
+// those above maxSeedSize.
+func readCaptures(f *testing.F) []*conformance.Capture {
+	f.Helper()
+	paths, err := filepath.Glob(filepath.Join(repoRoot, "testdata", "captures", "*.capture"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	var streams [][]byte
+	var captures []*conformance.Capture
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -116,14 +222,7 @@ func captureStreams(f *testing.F) [][]byte {
 		if err != nil {
 			f.Fatalf("%s: %v", path, err)
 		}
-		var fromServer []byte
-		for _, m := range c.Messages {
-			streams = append(streams, m.Data)
-			if m.Direction == conformance.ServerToClient {
-				fromServer = append(fromServer, m.Data...)
-			}
-		}
-		streams = append(streams, fromServer)
+		captures = append(captures, c)
 	}
-	return streams
+	return captures
 }
