@@ -87,11 +87,11 @@ func seedBinaryPayloads(f *testing.F) [][]byte {
 	f.Helper()
 	var payloads [][]byte
 	for _, stream := range seedBinaryStreams(f) {
-		fr := protocol.Framer{Format: protocol.TransferFormatBinary}
+		framer := protocol.Framer{Format: protocol.TransferFormatBinary}
 		split := false
-		if fr.Feed(stream) == nil {
+		if framer.Feed(stream) == nil {
 			for {
-				p, err := fr.Next()
+				p, err := framer.Next()
 				if err != nil || p == nil {
 					break
 				}

@@ -1,6 +1,6 @@
 // Package protocol implements the SignalR hub protocols as pure codecs: the
-// message model, the JSON hub protocol, record-separator and varint framing,
-// and the handshake. It performs no I/O.
+// message model, the JSON and MessagePack hub protocols, record-separator
+// and varint framing, and the handshake. It performs no I/O.
 //
 // Parsing is designed for connections that read into a reused buffer. A
 // [Message] filled by [HubProtocol.ParseMessage] aliases the bytes it was

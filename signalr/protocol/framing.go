@@ -91,8 +91,8 @@ type Framer struct {
 
 	rest    []byte // bytes not yet split
 	owned   bool   // rest is a suffix of buf, not the caller's memory
-	buf     []byte // holds an incomplete tail together with later data
-	scanned int    // leading bytes of rest known to hold no record separator
+	buf     []byte // contains an incomplete tail together with later data
+	scanned int    // leading bytes of rest known to contain no record separator
 	err     error  // sticky
 }
 

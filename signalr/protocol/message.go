@@ -59,8 +59,9 @@ type Header struct {
 }
 
 // A RawValue is one argument, stream item or result, encoded in the hub
-// protocol of the connection: JSON text for the JSON hub protocol. An empty
-// RawValue is written as null.
+// protocol of the connection: JSON text for the JSON hub protocol, one
+// MessagePack value for the MessagePack hub protocol. An empty RawValue is
+// written as null (nil in MessagePack).
 type RawValue []byte
 
 // A Message is one hub message of any type. Each type uses a subset of the
@@ -91,7 +92,7 @@ type Message struct {
 	// StreamInvocation.
 	StreamIDs []string
 
-	// Item is the value of a StreamItem. It may be the JSON null.
+	// Item is the value of a StreamItem. It may be null.
 	Item RawValue
 
 	// Result is the value of a Completion when HasResult is set. A Completion

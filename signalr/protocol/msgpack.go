@@ -16,10 +16,10 @@ import (
 // handshake. Each message is a MessagePack array whose first element is the
 // message type, framed by a varint length prefix (see [AppendFrame]).
 //
-// The writer emits the bytes of the .NET server's writer: headers always as a
-// map, nil for the invocation ID of a non-blocking Invocation, a Completion
-// with result kind 1 (error), 2 (void) or 3 (result), and integers and
-// strings in their shortest form. The reader accepts the older Invocation
+// The writer emits the bytes of the .NET server's writer. Headers are always
+// written as a map, and a non-blocking Invocation has nil as its invocation
+// ID. A Completion carries result kind 1 (error), 2 (void) or 3 (result).
+// Integers and strings take their shortest form. The reader accepts the older Invocation
 // and StreamInvocation without stream IDs, the older Close without
 // allowReconnect, integers of any width, and ignores extra elements at the
 // end of a message array.
@@ -63,7 +63,7 @@ func (MessagePack) ParseMessage(data []byte, m *Message) error {
 	}
 	if t < int64(TypeInvocation) || t > int64(TypeSequence) {
 		// An unknown type is ignored, so its elements need not follow any
-		// layout; they must still be well-formed MessagePack.
+		// layout. They must still be well-formed MessagePack.
 		if t >= math.MinInt32 && t <= math.MaxInt32 {
 			m.Type = MessageType(t)
 		}
@@ -342,11 +342,32 @@ func (MessagePack) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if err := checkWritable(m); err != nil {
 		return dst, err
 	}
+	// Reserve one byte for the length prefix, which is enough for messages
+	// shorter than 128 bytes. Longer ones move up once the length is known.
 	start := len(dst)
-	// Reserve one byte for the length prefix, enough for messages shorter
-	// than 128 bytes; longer ones are moved up once the length is known.
 	dst = append(dst, 0)
 	body := len(dst)
+	dst = mpAppendBody(dst, m)
+
+	n := len(dst) - body
+	if n > maxBinaryLength {
+		return dst[:start], newError(ErrMessageTooLarge, -1, "", "a binary message cannot exceed 2^31-1 bytes")
+	}
+	if n < 0x80 {
+		dst[start] = byte(n)
+		return dst, nil
+	}
+	var prefix [5]byte
+	p := AppendVarint(prefix[:0], n)
+	dst = append(dst, p[1:]...)
+	copy(dst[body+len(p)-1:], dst[body:len(dst)-len(p)+1])
+	copy(dst[start:], p)
+	return dst, nil
+}
+
+// mpAppendBody appends the message array of m, which checkWritable has
+// accepted.
+func mpAppendBody(dst []byte, m *Message) []byte {
 	switch m.Type {
 	case TypeInvocation, TypeStreamInvocation:
 		dst = append(dst, msgpcode.FixedArrayLow|6, byte(m.Type))
@@ -412,20 +433,7 @@ func (MessagePack) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		dst = append(dst, msgpcode.FixedArrayLow|2, byte(m.Type))
 		dst = mpAppendInt(dst, m.SequenceID)
 	}
-	n := len(dst) - body
-	if n > maxBinaryLength {
-		return dst[:start], newError(ErrMessageTooLarge, -1, "", "a binary message cannot exceed 2^31-1 bytes")
-	}
-	if n < 0x80 {
-		dst[start] = byte(n)
-		return dst, nil
-	}
-	var prefix [5]byte
-	p := AppendVarint(prefix[:0], n)
-	dst = append(dst, p[1:]...)
-	copy(dst[body+len(p)-1:], dst[body:len(dst)-len(p)+1])
-	copy(dst[start:], p)
-	return dst, nil
+	return dst
 }
 
 func mpAppendHeaders(dst []byte, headers []Header) []byte {

@@ -190,7 +190,7 @@ func mpInt(data []byte, i int, property string) (v int64, next int, err *Message
 }
 
 // mpSkip returns the offset just past the value at data[i]. depth counts
-// the containers the value is nested in; deeper nesting than
+// the containers the value is nested in. Nesting deeper than
 // maxNestingDepth is an error, so that decoding a raw value later cannot
 // exhaust the stack.
 func mpSkip(data []byte, i, depth int) (int, *MessageError) {
@@ -246,7 +246,7 @@ func mpSkip(data []byte, i, depth int) (int, *MessageError) {
 		return mpSkipElements(data, i+1+width, n, depth)
 	// Extensions: the type byte follows the header, then the payload. The
 	// timestamp extension (type -1) is a fixext 4, a fixext 8 or an ext 8
-	// of length 12; it needs no case of its own.
+	// of length 12, so it needs no case of its own.
 	case msgpcode.FixExt1:
 		size, i = 1+1, i+1
 	case msgpcode.FixExt2:
@@ -289,7 +289,7 @@ func mpSkipElements(data []byte, i, n, depth int) (int, *MessageError) {
 		return 0, newError(ErrInvalidMessagePack, i, "", "values nest too deeply")
 	}
 	// Every value takes at least one byte, so a count larger than what is
-	// left cannot be satisfied; failing now avoids a long loop.
+	// left cannot be satisfied. Failing now avoids a long loop.
 	if n > len(data)-i {
 		return 0, mpUnexpectedEnd(len(data))
 	}
