@@ -60,8 +60,9 @@ type Conn struct {
 
 	// Set by the read goroutine during the handshake, before the
 	// goroutines that use them start.
-	proto  protocol.HubProtocol
-	opcode ws.OpCode
+	proto       protocol.HubProtocol
+	opcode      ws.OpCode // of hub messages
+	handshakeOp ws.OpCode // of a successful handshake response
 
 	state      atomic.Int32
 	handshaken atomic.Bool // set once the handshake has succeeded
@@ -105,6 +106,7 @@ func newConn(srv *Server, id string, netConn net.Conn, br *bufio.Reader, r *http
 		ctx:         ctx,
 		cancel:      cancel,
 		opcode:      ws.OpText,
+		handshakeOp: ws.OpText,
 		out:         make(chan outgoing, outQueueSize),
 		stopped:     make(chan struct{}),
 		aborted:     make(chan struct{}),
@@ -268,6 +270,9 @@ func (c *Conn) readLoop() error {
 			c.logger.Info("closing connection after a message too large", "error", err)
 			c.closeWith("Connection closed with an error. InvalidDataException: The maximum message size of "+
 				strconv.Itoa(c.opts.MaxReceiveMessageSize)+"B was exceeded. The message size can be configured in AddHubOptions.", true, false)
+		case errors.Is(err, protocol.ErrInvalidFraming):
+			c.logger.Info("closing connection after an invalid length prefix", "error", err)
+			c.closeWith("Connection closed with an error. InvalidDataException: "+err.Error(), true, false)
 		case errors.As(err, &wsErr):
 			c.logger.Info("closing connection after a WebSocket protocol error", "error", err)
 			c.finish(nil, ws.NewCloseFrameBody(ws.StatusProtocolError, "")...)

@@ -4,8 +4,9 @@
 //
 // The [Server] speaks the wire protocol of the ASP.NET Core SignalR server
 // over WebSockets: negotiate (versions 0 and 1, redirects, errors), skip
-// negotiation, the JSON handshake, keep-alive, client timeout, invocations,
-// streams in both directions, client results and Close. It is an
+// negotiation, the handshake, the JSON and MessagePack hub protocols,
+// keep-alive, client timeout, invocations, streams in both directions,
+// client results and Close. It is an
 // [net/http.Handler], so it can be mounted in any HTTP server, and
 // [Server.Listen] starts it on a loopback port the way httptest does:
 //

@@ -27,6 +27,10 @@ func (c *Conn) handshake(record []byte) error {
 
 	c.proto = p
 	c.opcode = opcodeOf(p.TransferFormat())
+	c.handshakeOp = c.opcode
+	if f := c.opts.Misbehave.HandshakeFormat; f != 0 {
+		c.handshakeOp = opcodeOf(f)
+	}
 	c.framer.Format = p.TransferFormat()
 	if c.rec != nil {
 		c.rec.setProtocol(p.Name())

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
 func TestHandshakeSuccess(t *testing.T) {
@@ -48,11 +50,6 @@ func TestHandshakeErrors(t *testing.T) {
 			want:    `{"error":"The protocol 'xml' is not supported."}`,
 		},
 		{
-			name:    "messagepack not served",
-			request: `{"protocol":"messagepack","version":1}`,
-			want:    `{"error":"The protocol 'messagepack' is not supported."}`,
-		},
-		{
 			name:    "version too high",
 			request: `{"protocol":"json","version":3}`,
 			want:    `{"error":"The server does not support version 3 of the 'json' protocol."}`,
@@ -79,6 +76,16 @@ func TestHandshakeErrors(t *testing.T) {
 			c.expectClosed()
 		})
 	}
+}
+
+func TestHandshakeProtocolNotConfigured(t *testing.T) {
+	srv := startServer(t, Options{Protocols: []protocol.HubProtocol{protocol.JSON{}}})
+	c := dialRaw(t, srv.HubURL(), nil)
+	c.sendRecord(`{"protocol":"messagepack","version":1}`)
+	if got, want := c.readRecord(), `{"error":"The protocol 'messagepack' is not supported."}`; got != want {
+		t.Errorf("response = %s; want %s", got, want)
+	}
+	c.expectClosed()
 }
 
 func TestHandshakeTimeout(t *testing.T) {

@@ -282,8 +282,8 @@ func (c *Conn) SendMessage(ctx context.Context, m *protocol.Message) error {
 
 // SendRaw sends record as one hub message, subject to the misbehaviors like
 // any other. record must include its framing: the trailing 0x1E of the JSON
-// protocol. The server does not check it, so tests can send malformed
-// messages.
+// protocol or the varint length prefix of MessagePack. The server does not
+// check it, so tests can send malformed messages.
 func (c *Conn) SendRaw(ctx context.Context, record []byte) error {
 	if !c.isOpen() {
 		return ErrConnClosed

@@ -37,8 +37,22 @@ type Misbehavior struct {
 	// CoalesceHandshake sends the handshake response, a Ping and the
 	// messages sent by [Options.OnConnected] in one WebSocket message, so
 	// that hub messages follow the handshake response's separator in the
-	// same frame. The default, false, sends the handshake response alone.
+	// same frame. That message has the frame type of the hub protocol
+	// regardless of HandshakeFormat, because a Text message must be valid
+	// UTF-8, which MessagePack data need not be. The default, false, sends
+	// the handshake response alone.
 	CoalesceHandshake bool
+
+	// HandshakeFormat sends a successful handshake response that goes out
+	// alone in a WebSocket message of this frame type. Zero sends it in the
+	// frame type of the selected hub protocol, as the ASP.NET Core server
+	// does: it switches the transport to the protocol's transfer format
+	// before it writes the response, so a MessagePack connection gets a
+	// Binary message. [protocol.TransferFormatText] sends the response as
+	// Text for every protocol, which clients must accept too. The
+	// response to a failed handshake is a Text message regardless of
+	// HandshakeFormat.
+	HandshakeFormat protocol.TransferFormat
 
 	// UnknownTypeBeforeEach sends a hub message of the undefined type 99
 	// before every hub message. Readers must ignore unknown types. The

@@ -21,8 +21,8 @@ const (
 )
 
 // Options configures a [Server]. The zero value serves [NewTestHub] at
-// [DefaultPath] with the JSON hub protocol and the defaults of the .NET
-// server. NewServer copies the Options, so changing them afterwards has no
+// [DefaultPath] with the JSON and MessagePack hub protocols and the defaults
+// of the .NET server. NewServer copies the Options, so changing them afterwards has no
 // effect on the server.
 type Options struct {
 	// Path is the URL path of the hub. The negotiate endpoint is Path +
@@ -34,7 +34,8 @@ type Options struct {
 	Hub *Hub
 
 	// Protocols are the hub protocols a client may select in the
-	// handshake, matched by name. The default is [protocol.JSON] only.
+	// handshake, matched by name. The default is [protocol.JSON] and
+	// [protocol.MessagePack].
 	// Every protocol accepts handshake versions up to 2, as the .NET server
 	// does.
 	Protocols []protocol.HubProtocol
@@ -132,9 +133,12 @@ type Options struct {
 
 	// RecordDir, when set, is a directory into which the server writes the
 	// capture of every WebSocket session once the connection has ended.
-	// The file is named after the scenario, <scenario>.capture, or
-	// session-<n>.capture when the scenario is empty. An existing file is
-	// replaced. Write errors are logged. The default is "", no directory.
+	// The file is named after the scenario: <scenario>.capture for a JSON
+	// session, <scenario>.<protocol>.capture for a session of another hub
+	// protocol, such as add.messagepack.capture, so that one scenario run
+	// in both protocols gives two files. A session without a scenario is
+	// named session-<n> in the same way. An existing file is replaced.
+	// Write errors are logged. The default is "", no directory.
 	RecordDir string
 
 	// Scenario, when set, names the scenario of a session for its capture,
@@ -164,7 +168,7 @@ func (o Options) withDefaults() Options {
 		o.Hub = NewTestHub()
 	}
 	if len(o.Protocols) == 0 {
-		o.Protocols = []protocol.HubProtocol{protocol.JSON{}}
+		o.Protocols = []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}}
 	} else {
 		o.Protocols = append([]protocol.HubProtocol(nil), o.Protocols...)
 	}

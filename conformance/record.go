@@ -59,14 +59,40 @@ func (s *Server) deliverCapture(c *Capture) {
 	if name == "" {
 		name = "session-" + strconv.Itoa(s.nextSessionNumber())
 	}
+	if suffix := captureFileName(c.Protocol); suffix != "" && c.Protocol != (protocol.JSON{}).Name() {
+		name += "." + suffix
+	}
 	path := filepath.Join(s.opts.RecordDir, name+".capture")
 	data, err := AppendCapture(nil, c)
 	if err == nil {
-		err = os.WriteFile(path, data, 0o644)
+		err = writeFileAtomic(path, data)
 	}
 	if err != nil {
 		s.opts.Logger.Error("writing a capture failed", "path", path, "error", err)
 	}
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it to path, so that a reader never sees a partly written capture.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // captureFileName turns a scenario name into a file name: letters, digits,

@@ -70,7 +70,7 @@ func (c *Conn) writeLoop() {
 			if w.holding {
 				w.pending = append(w.pending, item.data...)
 			} else {
-				err = c.writeFrames(w, c.opcode, item.data, true)
+				err = c.writeFrames(w, c.handshakeOp, item.data, true)
 			}
 		case outRecord:
 			var count int
