@@ -58,11 +58,13 @@ func (c checker) NotEqual(t *testing.T, notWant, got any, msgAndArgs ...any) {
 	}
 }
 
-func (c checker) True(t *testing.T, ok bool, msgAndArgs ...any) {
+// True reports a failure unless ok, and returns ok.
+func (c checker) True(t *testing.T, ok bool, msgAndArgs ...any) bool {
 	t.Helper()
 	if !ok {
 		c.fail(t, msgAndArgs, "condition is false")
 	}
+	return ok
 }
 
 func (c checker) NoError(t *testing.T, err error, msgAndArgs ...any) {

@@ -21,8 +21,8 @@ import (
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-// binary is the hubprobe executable that TestMain builds.
-var binary string
+// executable is the hubprobe binary that TestMain builds.
+var executable string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "hubprobe-test")
@@ -30,8 +30,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "hubprobe")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	executable = filepath.Join(dir, "hubprobe")
+	build := exec.Command("go", "build", "-o", executable, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building hubprobe:", err)
@@ -54,7 +54,7 @@ func runProbe(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, executable, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -474,7 +474,7 @@ func startProbe(t *testing.T, args ...string) *runningProbe {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, executable, args...)
 	stdout, err := cmd.StdoutPipe()
 	must.NoError(t, err)
 	p := &runningProbe{cmd: cmd, stdout: bufio.NewScanner(stdout), stderr: new(lockedBuffer)}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"pgregory.net/rapid"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+func TestJSONToMessagePack(t *testing.T) {
+	for _, tt := range []struct {
+		json, hex string
+	}{
+		{`null`, "c0"},
+		{`true`, "c3"},
+		{`false`, "c2"},
+		{`0`, "00"},
+		{`42`, "2a"},
+		{`-1`, "ff"},
+		{`-0`, "00"},
+		{`300`, "cd012c"},
+		{`-200`, "d1ff38"},
+		{`9223372036854775807`, "cf7fffffffffffffff"},
+		{`-9223372036854775808`, "d38000000000000000"},
+		{`18446744073709551615`, "cfffffffffffffffff"},
+		{`1.5`, "cb3ff8000000000000"},
+		{`1.0`, "cb3ff0000000000000"},
+		{`1e2`, "cb4059000000000000"},
+		{`18446744073709551616`, "cb43f0000000000000"},
+		{`"x"`, "a178"},
+		{`[]`, "90"},
+		{`{}`, "80"},
+		{`[1,"a",null]`, "9301a161c0"},
+		{`{"b":1,"a":{"c":[true]}}`, "82a16201a16181a16391c3"},
+	} {
+		got, err := jsonToMessagePack([]byte(tt.json))
+		if !check.True(t, err == nil, "%s: %v", tt.json, err) {
+			continue
+		}
+		check.Equal(t, tt.hex, hex.EncodeToString(got), "%s", tt.json)
+	}
+}
+
+func TestJSONToMessagePackErrors(t *testing.T) {
+	for _, in := range []string{`1e400`, `-1e400`, `[1`, `1 2`, ``} {
+		_, err := jsonToMessagePack([]byte(in))
+		check.True(t, err != nil, "%q converted without an error", in)
+	}
+}
+
+// TestJSONToMessagePackDecodes decodes the converted values with
+// protocol.MessagePack.Unmarshal.
+func TestJSONToMessagePackDecodes(t *testing.T) {
+	raw, err := jsonToMessagePack([]byte(`{"n":-7,"big":18446744073709551615,"f":0.25,"s":"é","l":[null,false]}`))
+	must.NoError(t, err)
+	var got map[string]any
+	must.NoError(t, protocol.MessagePack{}.Unmarshal(raw, &got))
+	check.Equal(t, int64(-7), got["n"])
+	check.Equal(t, uint64(math.MaxUint64), got["big"])
+	check.Equal(t, 0.25, got["f"])
+	check.Equal(t, "é", got["s"])
+	check.Equal(t, []any{nil, false}, got["l"])
+}
+
+func TestMessagePackToJSON(t *testing.T) {
+	encode := func(v any) string {
+		b, err := msgpack.Marshal(v)
+		must.NoError(t, err)
+		return hex.EncodeToString(b)
+	}
+	for _, tt := range []struct {
+		name, hex, json string
+	}{
+		{"nil", "c0", `null`},
+		{"bool", "c3", `true`},
+		{"fixint", "7f", `127`},
+		{"negative fixint", "e0", `-32`},
+		{"int8", "d080", `-128`},
+		{"int64", "d38000000000000000", `-9223372036854775808`},
+		{"uint64", "cfffffffffffffffff", `18446744073709551615`},
+		{"float64", "cb3ff8000000000000", `1.5`},
+		{"integral float64", "cb4000000000000000", `2.0`},
+		{"negative zero", "cb8000000000000000", `-0.0`},
+		{"small float64", encode(1e-7), `1e-7`},
+		{"large float64", encode(1e21), `1e+21`},
+		{"float32", encode(float32(0.1)), `0.1`},
+		{"NaN", encode(math.NaN()), `"NaN"`},
+		{"infinity", encode(math.Inf(1)), `"Infinity"`},
+		{"negative infinity", encode(float32(math.Inf(-1))), `"-Infinity"`},
+		{"string", encode("a\"b\\c\n\x01<&>é"), `"a\"b\\c\n\u0001<&>é"`},
+		{"invalid UTF-8", "a2ff41", `"\ufffdA"`},
+		{"line separator", encode("\u2028"), `"\u2028"`},
+		{"str8", encode(strings.Repeat("x", 40)), `"` + strings.Repeat("x", 40) + `"`},
+		{"binary", "c403010203", `"AQID"`},
+		{"array", "9301a161c0", `[1,"a",null]`},
+		{"map order", "82a16201a16102", `{"b":1,"a":2}`},
+		{"integer key", "8101a178", `{"1":"x"}`},
+		{"nil key", "81c001", `{"null":1}`},
+		{"binary key", "81c4010001", `{"AA==":1}`},
+		{"array key", "81920102c3", `{"[1,2]":true}`},
+		{"string key needing escapes", "81a1220a", `{"\"":10}`},
+		{"timestamp 32", "d6ff00000001", `"1970-01-01T00:00:01Z"`},
+		{"timestamp 64", encode(time.Unix(1700000000, 5).UTC()), `"2023-11-14T22:13:20.000000005Z"`},
+		{"timestamp 96", encode(time.Unix(-1, 0).UTC()), `"1969-12-31T23:59:59Z"`},
+		{"invalid timestamp", "d5ff0000", `{"extType":-1,"data":"AAA="}`},
+		{"timestamp with invalid nanoseconds", "d7ffffffffff00000000", `{"extType":-1,"data":"/////wAAAAA="}`},
+		{"other extension", "d40507", `{"extType":5,"data":"Bw=="}`},
+		{"ext8", "c7020a0102", `{"extType":10,"data":"AQI="}`},
+	} {
+		data, err := hex.DecodeString(tt.hex)
+		must.NoError(t, err, tt.name)
+		got, err := messagePackToJSON(data)
+		if !check.True(t, err == nil, "%s: %v", tt.name, err) {
+			continue
+		}
+		check.Equal(t, tt.json, string(got), tt.name)
+		check.True(t, json.Valid(got), "%s: invalid JSON %s", tt.name, got)
+	}
+}
+
+func TestMessagePackToJSONErrors(t *testing.T) {
+	deep := bytes.Repeat([]byte{0x91}, maxValueDepth+1)
+	deep = append(deep, 0xc0)
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "ends early"},
+		{"unused byte", []byte{0xc1}, "byte 0xc1"},
+		{"truncated string", []byte{0xa3, 'a'}, "ends early"},
+		{"truncated length", []byte{0xda, 0x01}, "ends early"},
+		{"truncated array", []byte{0x92, 0x01}, "ends early"},
+		{"huge array count", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, "ends early"},
+		{"huge map count", []byte{0xdf, 0xff, 0xff, 0xff, 0xff, 0x01}, "ends early"},
+		{"huge extension", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 0x01}, "ends early"},
+		{"trailing bytes", []byte{0x01, 0x02}, "1 bytes after"},
+		{"deep nesting", deep, "nests too deeply"},
+	} {
+		_, err := messagePackToJSON(tt.data)
+		if check.True(t, err != nil, "%s: no error", tt.name) {
+			check.Contains(t, err.Error(), tt.want, tt.name)
+		}
+	}
+}
+
+// TestMessagePackToJSONRoundTrip converts JSON without integral floats to
+// MessagePack and back.
+func TestMessagePackToJSONRoundTrip(t *testing.T) {
+	for _, in := range []string{
+		`{"z":[1,-2,3.25,"x",{"k":null}],"a":true,"m":{}}`,
+		`[18446744073709551615,-9223372036854775808,1e-7,1e+21]`,
+		`"` + strings.Repeat("long ", 20000) + `"`,
+	} {
+		raw, err := jsonToMessagePack([]byte(in))
+		must.NoError(t, err, in)
+		out, err := messagePackToJSON(raw)
+		must.NoError(t, err, in)
+		check.Equal(t, in, string(out))
+	}
+}
+
+// TestMessagePackToJSONRandom checks that any input either converts to
+// valid JSON or fails with an error, and that every value the MessagePack
+// library encodes converts.
+func TestMessagePackToJSONRandom(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		data := rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "data")
+		if out, err := messagePackToJSON(data); err == nil && !json.Valid(out) {
+			t.Fatalf("%x converted to invalid JSON %s", data, out)
+		}
+	})
+	rapid.Check(t, func(t *rapid.T) {
+		v := rapid.OneOf(
+			rapid.Just[any](nil),
+			rapid.Map(rapid.Int64(), func(n int64) any { return n }),
+			rapid.Map(rapid.Uint64(), func(n uint64) any { return n }),
+			rapid.Map(rapid.Float64(), func(f float64) any { return f }),
+			rapid.Map(rapid.Float32(), func(f float32) any { return f }),
+			rapid.Map(rapid.String(), func(s string) any { return s }),
+			rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) any { return b }),
+			rapid.Map(rapid.MapOf(rapid.Int8(), rapid.String()), func(m map[int8]string) any { return m }),
+			rapid.Map(rapid.SliceOf(rapid.Bool()), func(b []bool) any { return b }),
+		).Draw(t, "value")
+		data, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := messagePackToJSON(data)
+		if err != nil {
+			t.Fatalf("%#v (%x): %v", v, data, err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("%#v converted to invalid JSON %s", v, out)
+		}
+	})
+}
