@@ -17,8 +17,10 @@ import (
 //		Rewrite: ids.Rewrite,
 //	})
 //
-// It understands the JSON hub protocol. Binary messages must match byte
-// for byte.
+// It reads Text messages with the JSON hub protocol and Binary messages
+// with the MessagePack hub protocol. A Binary message may start with a
+// handshake request or response, which the .NET client and server send in
+// a Binary message on a MessagePack connection.
 type InvocationIDMap struct {
 	mu       sync.Mutex        // guards following
 	toClient map[string]string // recorded id to the id the client uses
@@ -45,30 +47,35 @@ func NewInvocationIDMap() *InvocationIDMap {
 // it with the client's id. Later messages must use the same pair, and two
 // recorded ids cannot pair with one client id.
 //
-// Both messages are split into records, parsed, given the recorded ids and
-// written again with the JSON writer before the bytes are compared, so
-// property order, white space and unknown properties do not count. Records
-// that do not parse must be identical.
+// Both messages must have the same frame type. They are split into hub
+// messages, parsed, given the recorded ids and written again with the
+// writer of their hub protocol before the bytes are compared. So JSON
+// property order and white space do not count, and neither do the older
+// MessagePack layouts, such as the Invocation without stream IDs and the
+// Close without allowReconnect that the JavaScript client writes.
+// Arguments, items and results are compared byte for byte. Hub messages
+// that do not parse, a handshake at the start and an incomplete tail must
+// be identical.
 func (m *InvocationIDMap) Match(want, got Message) bool {
 	if want.Format != got.Format {
 		return false
 	}
-	if want.Format != protocol.TransferFormatText {
-		return bytes.Equal(want.Data, got.Data)
-	}
-	wantRecords, gotRecords := splitRecords(want.Data), splitRecords(got.Data)
-	if len(wantRecords) != len(gotRecords) || !bytes.Equal(incompleteTail(want.Data), incompleteTail(got.Data)) {
+	proto, wantSplit := splitHubMessages(want)
+	_, gotSplit := splitHubMessages(got)
+	if !bytes.Equal(wantSplit.handshake, gotSplit.handshake) ||
+		len(wantSplit.messages) != len(gotSplit.messages) ||
+		!bytes.Equal(wantSplit.tail, gotSplit.tail) {
 		return false
 	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var wantMessage, gotMessage protocol.Message
-	for i := range wantRecords {
-		wantErr := protocol.JSON{}.ParseMessage(wantRecords[i], &wantMessage)
-		gotErr := protocol.JSON{}.ParseMessage(gotRecords[i], &gotMessage)
+	for i := range wantSplit.messages {
+		wantErr := proto.ParseMessage(wantSplit.messages[i], &wantMessage)
+		gotErr := proto.ParseMessage(gotSplit.messages[i], &gotMessage)
 		if wantErr != nil || gotErr != nil || !wantMessage.Type.IsKnown() {
-			if !bytes.Equal(wantRecords[i], gotRecords[i]) {
+			if !bytes.Equal(wantSplit.messages[i], gotSplit.messages[i]) {
 				return false
 			}
 			continue
@@ -76,8 +83,8 @@ func (m *InvocationIDMap) Match(want, got Message) bool {
 		if wantMessage.Type != gotMessage.Type || !m.pairIDs(&wantMessage, &gotMessage) {
 			return false
 		}
-		wantBytes, err1 := protocol.JSON{}.AppendMessage(nil, &wantMessage)
-		gotBytes, err2 := protocol.JSON{}.AppendMessage(nil, &gotMessage)
+		wantBytes, err1 := proto.AppendMessage(nil, &wantMessage)
+		gotBytes, err2 := proto.AppendMessage(nil, &gotMessage)
 		if err1 != nil || err2 != nil || !bytes.Equal(wantBytes, gotBytes) {
 			return false
 		}
@@ -140,22 +147,20 @@ func (m *InvocationIDMap) pair(recordedID, clientID string) bool {
 
 // Rewrite replaces the recorded ids in the StreamItem and Completion
 // messages of a recorded server message by the ids the client chose. It
-// leaves the server's own Invocations, other types and binary messages as
-// they are, but notes the ids of those Invocations, so that Match expects
-// them unchanged in the client's Completions. Set both Match and Rewrite
-// for a capture in which the server invokes the client with an id. A record
-// that changes is written again with the JSON writer, which reproduces the
-// bytes of the .NET server.
+// leaves the server's own Invocations and other types as they are, but
+// notes the ids of those Invocations, so that Match expects them unchanged
+// in the client's Completions. Set both Match and Rewrite for a capture in
+// which the server invokes the client with an id. A hub message that
+// changes is written again with the writer of its hub protocol, which
+// reproduces the bytes of the .NET server.
 func (m *InvocationIDMap) Rewrite(msg Message) Message {
-	if msg.Format != protocol.TransferFormatText {
-		return msg
-	}
+	proto, split := splitHubMessages(msg)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []byte
+	out := append([]byte(nil), split.handshake...)
 	var parsed protocol.Message
-	for _, record := range splitRecords(msg.Data) {
-		err := protocol.JSON{}.ParseMessage(record, &parsed)
+	for i, payload := range split.messages {
+		err := proto.ParseMessage(payload, &parsed)
 		if err == nil && parsed.Type == protocol.TypeInvocation && parsed.InvocationID != "" {
 			m.serverCalls[parsed.InvocationID] = true
 		}
@@ -164,31 +169,83 @@ func (m *InvocationIDMap) Rewrite(msg Message) Message {
 			(parsed.Type == protocol.TypeStreamItem || parsed.Type == protocol.TypeCompletion)
 		if rewrite {
 			parsed.InvocationID = clientID
-			if encoded, err := (protocol.JSON{}).AppendMessage(out, &parsed); err == nil {
+			if encoded, err := proto.AppendMessage(out, &parsed); err == nil {
 				out = encoded
 				continue
 			}
 		}
-		out = protocol.AppendRecord(out, record)
+		out = append(out, split.framed[i]...)
 	}
-	msg.Data = append(out, incompleteTail(msg.Data)...)
+	msg.Data = append(out, split.tail...)
 	return msg
 }
 
-// incompleteTail returns the bytes after the last record separator.
-func incompleteTail(data []byte) []byte {
-	return data[bytes.LastIndexByte(data, protocol.RecordSeparator)+1:]
+// A splitMessage is a WebSocket message split into hub messages.
+type splitMessage struct {
+	// handshake is a handshake request or response, with its separator,
+	// at the start of a Binary message.
+	handshake []byte
+
+	messages [][]byte // hub messages without their framing
+	framed   [][]byte // the same hub messages with their framing
+	tail     []byte   // bytes after the last complete hub message
 }
 
-// splitRecords returns the complete records of data, without separators.
-func splitRecords(data []byte) [][]byte {
-	var records [][]byte
-	for {
-		record, rest, ok := protocol.SplitRecord(data)
-		if !ok {
-			return records
+// splitHubMessages splits m into hub messages and returns the hub protocol
+// that reads them: JSON records for a Text message, MessagePack frames for
+// a Binary one. A length prefix that is invalid ends the split, and the
+// rest of the message becomes the tail.
+func splitHubMessages(m Message) (protocol.HubProtocol, splitMessage) {
+	var s splitMessage
+	data := m.Data
+	if m.Format != protocol.TransferFormatBinary {
+		for {
+			record, rest, ok := protocol.SplitRecord(data)
+			if !ok {
+				break
+			}
+			s.messages = append(s.messages, record)
+			s.framed = append(s.framed, data[:len(record)+1])
+			data = rest
 		}
-		records = append(records, record)
-		data = rest
+		s.tail = data
+		return protocol.JSON{}, s
 	}
+
+	if n := handshakeLength(data); n > 0 {
+		s.handshake, data = data[:n], data[n:]
+	}
+	for len(data) > 0 {
+		length, n, err := protocol.ConsumeVarint(data)
+		if err != nil || n == 0 || len(data)-n < length {
+			break
+		}
+		s.messages = append(s.messages, data[n:n+length])
+		s.framed = append(s.framed, data[:n+length])
+		data = data[n+length:]
+	}
+	s.tail = data
+	return protocol.MessagePack{}, s
+}
+
+// handshakeLength returns the length of the handshake request or response,
+// separator included, at the start of a Binary message, or 0 when there is
+// none. It cannot mistake a MessagePack hub message for a handshake: a hub
+// message whose length prefix is '{' starts with an array header, which no
+// JSON object has after its '{'.
+func handshakeLength(data []byte) int {
+	if len(data) == 0 || data[0] != '{' {
+		return 0
+	}
+	record, _, ok := protocol.SplitRecord(data)
+	if !ok {
+		return 0
+	}
+	if _, err := protocol.ParseHandshakeResponse(record); err == nil {
+		return len(record) + 1
+	}
+	if _, err := protocol.ParseHandshakeRequest(record); err == nil {
+		return len(record) + 1
+	}
+	return 0
 }
