@@ -25,19 +25,31 @@ type frameLog struct {
 
 	mu       sync.Mutex
 	messages []conformance.Message
+	// handshakeSeen records the directions whose first message, which
+	// starts with the handshake, has passed.
+	handshakeSeen [2]bool
 }
 
 // observe is the signalr.Config.Trace function. It runs on the client's
 // read or write goroutine, so a stderr pipe that is not drained stalls the
 // connection.
 func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
-	data = f.secrets.redact(data)
+	side := 0
+	if dir == signalr.Received {
+		side = 1
+	}
+	f.mu.Lock()
+	handshake := !f.handshakeSeen[side]
+	f.handshakeSeen[side] = true
+	f.mu.Unlock()
+
+	if format == protocol.TransferFormatBinary {
+		data = f.secrets.redactBinary(data, handshake)
+	} else {
+		data = f.secrets.redact(data)
+	}
 	if f.trace != nil {
-		arrow := ">"
-		if dir == signalr.Received {
-			arrow = "<"
-		}
-		f.trace.printf("%s ws %s", arrow, conformance.AppendEscaped(nil, data))
+		f.print(dir, format, data, handshake)
 	}
 	if !f.record {
 		return
@@ -53,6 +65,30 @@ func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat
 	f.mu.Lock()
 	f.messages = append(f.messages, msg)
 	f.mu.Unlock()
+}
+
+// print traces one message. A binary message is printed escaped, as in a
+// capture file, and then each MessagePack hub message in it as JSON on a
+// line of its own.
+func (f *frameLog) print(dir signalr.Direction, format protocol.TransferFormat, data []byte, handshake bool) {
+	arrow := ">"
+	if dir == signalr.Received {
+		arrow = "<"
+	}
+	if format != protocol.TransferFormatBinary {
+		f.trace.printf("%s ws %s", arrow, conformance.AppendEscaped(nil, data))
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ws binary %s", arrow, conformance.AppendEscaped(nil, data))
+	for _, part := range splitBinaryMessage(data, handshake) {
+		if part.kind == partHandshake {
+			continue // readable in the escaped line
+		}
+		b.WriteString("\n    = ")
+		b.WriteString(part.describe())
+	}
+	f.trace.printf("%s", b.String())
 }
 
 // capture returns the recorded messages as a capture of the session that
@@ -85,4 +121,71 @@ func writeRecording(env *environment, cf *connFlags, s *session, scenario string
 	}
 	fmt.Fprintf(env.stderr, "hubprobe %s: wrote %d WebSocket messages to %s; read them with 'hubprobe replay %s'\n", scenario, len(c.Messages), cf.record, cf.record)
 	return nil
+}
+
+// The kinds of a binaryPart.
+const (
+	partHubMessage = iota
+	partHandshake
+	partIncomplete
+)
+
+// A binaryPart is one piece of a binary WebSocket message: the JSON
+// handshake that starts the first message of each direction, a MessagePack
+// hub message, or trailing bytes that form no whole hub message. Such
+// trailing bytes can be the start of a hub message that continues in the
+// next WebSocket message.
+type binaryPart struct {
+	kind int
+	data []byte // without the record separator or the length prefix
+}
+
+// splitBinaryMessage splits a binary WebSocket message into its parts.
+// handshake reports that the message is the first of its direction.
+func splitBinaryMessage(data []byte, handshake bool) []binaryPart {
+	var parts []binaryPart
+	if handshake {
+		record, rest, ok := protocol.SplitRecord(data)
+		if !ok {
+			return []binaryPart{{kind: partIncomplete, data: data}}
+		}
+		parts = append(parts, binaryPart{kind: partHandshake, data: record})
+		data = rest
+	}
+	for len(data) > 0 {
+		payload, rest, ok := splitBinary(data)
+		if !ok {
+			return append(parts, binaryPart{kind: partIncomplete, data: data})
+		}
+		parts = append(parts, binaryPart{kind: partHubMessage, data: payload})
+		data = rest
+	}
+	return parts
+}
+
+// describe returns the part as one line of text: a hub message as JSON
+// converted from MessagePack, anything else escaped.
+func (p binaryPart) describe() string {
+	switch p.kind {
+	case partHubMessage:
+		v, err := messagePackToJSON(p.data)
+		if err != nil {
+			return fmt.Sprintf("invalid MessagePack (%v): %s", err, conformance.AppendEscaped(nil, p.data))
+		}
+		return string(v)
+	case partHandshake:
+		return string(conformance.AppendEscaped(nil, p.data))
+	}
+	return fmt.Sprintf("incomplete hub message of %d bytes: %s", len(p.data), conformance.AppendEscaped(nil, p.data))
+}
+
+// splitBinary splits one hub message, with its varint length prefix, off
+// data. It reports false when data holds no whole hub message or the
+// prefix is invalid.
+func splitBinary(data []byte) (payload, rest []byte, ok bool) {
+	n, size, err := protocol.ConsumeVarint(data)
+	if err != nil || size == 0 || n > len(data)-size {
+		return nil, data, false
+	}
+	return data[size : size+n], data[size+n:], true
 }

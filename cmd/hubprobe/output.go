@@ -14,7 +14,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/hubwire/hubwire/signalr"
+	"github.com/hubwire/hubwire/signalr/protocol"
 	"github.com/hubwire/hubwire/signalr/transport"
 )
 
@@ -50,6 +53,99 @@ func (r *redactor) redact(p []byte) []byte {
 		}
 	}
 	return p
+}
+
+// list returns a copy of the registered secrets.
+func (r *redactor) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.secrets...)
+}
+
+// redactBinary returns a binary WebSocket message with every known secret
+// replaced. A secret inside a MessagePack string or binary value is
+// replaced in that value, and the value's length and the length prefix of
+// its hub message are rewritten, so the message stays valid. handshake
+// reports that the message is the first of its direction, which starts
+// with the JSON handshake. A secret that is still left, such as one inside
+// an extension value or in bytes that form no whole hub message, is
+// replaced byte for byte, which leaves that hub message invalid.
+func (r *redactor) redactBinary(data []byte, handshake bool) []byte {
+	secrets := r.list()
+	if !containsAny(data, secrets) {
+		return data
+	}
+	var out []byte
+	for _, part := range splitBinaryMessage(data, handshake) {
+		switch part.kind {
+		case partHandshake:
+			out = protocol.AppendRecord(out, part.data)
+		case partHubMessage:
+			value, next, err := redactMessagePack(nil, part.data, 0, 0, secrets)
+			if err != nil || next != len(part.data) {
+				value = part.data
+			}
+			out = protocol.AppendFrame(out, value)
+		default:
+			out = append(out, part.data...)
+		}
+	}
+	return r.redact(out)
+}
+
+func containsAny(data []byte, secrets []string) bool {
+	for _, s := range secrets {
+		if bytes.Contains(data, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactMessagePack appends the MessagePack value at data[i] to dst with
+// the secrets in its strings and binary values replaced, and returns the
+// offset after the value.
+func redactMessagePack(dst, data []byte, i, depth int, secrets []string) ([]byte, int, error) {
+	h, err := readMPHeader(data, i)
+	if err != nil {
+		return dst, 0, err
+	}
+	switch h.kind {
+	case mpString, mpBinary:
+		payload := data[h.body:h.end()]
+		if !containsAny(payload, secrets) {
+			return append(dst, data[i:h.end()]...), h.end(), nil
+		}
+		for _, s := range secrets {
+			payload = bytes.ReplaceAll(payload, []byte(s), []byte(redacted))
+		}
+		var v any = payload
+		if h.kind == mpString {
+			v = string(payload)
+		}
+		encoded, err := msgpack.Marshal(v)
+		if err != nil {
+			return dst, 0, err
+		}
+		return append(dst, encoded...), h.end(), nil
+	case mpArray, mpMap:
+		if depth >= maxValueDepth {
+			return dst, 0, errors.New("the MessagePack value nests too deeply")
+		}
+		dst = append(dst, data[i:h.body]...)
+		n := h.count
+		if h.kind == mpMap {
+			n *= 2
+		}
+		next := h.body
+		for range n {
+			if dst, next, err = redactMessagePack(dst, data, next, depth+1, secrets); err != nil {
+				return dst, 0, err
+			}
+		}
+		return dst, next, nil
+	}
+	return append(dst, data[i:h.end()]...), h.end(), nil
 }
 
 func (r *redactor) wrap(w io.Writer) io.Writer { return &redactWriter{r: r, w: w} }

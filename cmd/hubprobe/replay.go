@@ -130,15 +130,6 @@ func parseOne(proto protocol.HubProtocol, dir conformance.Direction, handshakeDo
 	return err
 }
 
-// splitBinary splits one varint-length-prefixed payload off data.
-func splitBinary(data []byte) (payload, rest []byte, ok bool) {
-	n, size, err := protocol.ConsumeVarint(data)
-	if err != nil || size+n > len(data) {
-		return nil, data, false
-	}
-	return data[size : size+n], data[size+n:], true
-}
-
 func captureProtocol(c *conformance.Capture) (protocol.HubProtocol, error) {
 	switch c.Protocol {
 	case "json", "":

@@ -203,3 +203,124 @@ func TestMessagePackToJSONRandom(t *testing.T) {
 		}
 	})
 }
+
+// invocationFrame returns a framed MessagePack Invocation of Echo with the
+// given argument.
+func invocationFrame(t *testing.T, arg any) []byte {
+	t.Helper()
+	raw, err := msgpack.Marshal(arg)
+	must.NoError(t, err)
+	m := protocol.Message{Type: protocol.TypeInvocation, InvocationID: "1", Target: "Echo", Arguments: []protocol.RawValue{raw}}
+	frame, err := protocol.MessagePack{}.AppendMessage(nil, &m)
+	must.NoError(t, err)
+	return frame
+}
+
+// parseFrames parses every framed MessagePack hub message of data and
+// returns the first argument of each as JSON.
+func parseFrames(t *testing.T, data []byte) []string {
+	t.Helper()
+	var out []string
+	for len(data) > 0 {
+		payload, rest, ok := splitBinary(data)
+		must.True(t, ok, "incomplete frame %x", data)
+		var m protocol.Message
+		must.NoError(t, protocol.MessagePack{}.ParseMessage(payload, &m))
+		must.True(t, len(m.Arguments) > 0, "no arguments in %x", payload)
+		v, err := messagePackToJSON(m.Arguments[0])
+		must.NoError(t, err)
+		out = append(out, string(v))
+		data = rest
+	}
+	return out
+}
+
+func TestRedactBinary(t *testing.T) {
+	const secret, short = "tok-secret-1234", "k9x2"
+	r := newRedactor()
+	r.add(secret)
+	r.add(short)
+
+	// The short secret grows from 4 to 10 bytes, so the string grows from
+	// a str8 of 104 bytes to a str16 of 260, and its frame's length prefix
+	// from 1 byte to 2.
+	long := strings.Repeat(short, 26)
+	data := append(invocationFrame(t, secret), invocationFrame(t, map[string]any{"token": "Bearer " + secret, secret: []byte(secret)})...)
+	data = append(data, invocationFrame(t, long)...)
+	data = append(data, invocationFrame(t, "no secret here")...)
+	original := bytes.Clone(data)
+
+	got := r.redactBinary(data, false)
+	check.Equal(t, original, data, "the input was modified")
+	check.True(t, !bytes.Contains(got, []byte(secret)), "the secret is still present")
+	args := parseFrames(t, got)
+	must.Len(t, args, 4)
+	check.Equal(t, `"[REDACTED]"`, args[0])
+	check.Contains(t, args[1], `"[REDACTED]":"W1JFREFDVEVEXQ=="`, "map key and binary value")
+	check.Contains(t, args[1], `"token":"Bearer [REDACTED]"`)
+	check.Equal(t, `"`+strings.Repeat("[REDACTED]", 26)+`"`, args[2])
+	check.Equal(t, `"no secret here"`, args[3])
+}
+
+func TestRedactBinaryHandshake(t *testing.T) {
+	const secret = "tok-secret-1234"
+	r := newRedactor()
+	r.add(secret)
+
+	handshake := []byte(`{"protocol":"messagepack","version":1}` + "\x1e")
+	data := append(bytes.Clone(handshake), invocationFrame(t, secret)...)
+	got := r.redactBinary(data, true)
+	must.True(t, bytes.HasPrefix(got, handshake), "handshake changed: %q", got)
+	check.Equal(t, []string{`"[REDACTED]"`}, parseFrames(t, got[len(handshake):]))
+
+	// Without the handshake flag the JSON text is no valid framing, so the
+	// whole message is redacted byte for byte.
+	got = r.redactBinary(data, false)
+	check.True(t, !bytes.Contains(got, []byte(secret)), "the secret is still present")
+}
+
+func TestRedactBinaryFallback(t *testing.T) {
+	const secret = "tok-secret-1234"
+	r := newRedactor()
+	r.add(secret)
+
+	ext, err := hex.DecodeString("c70f05") // ext8 of 15 bytes, type 5
+	must.NoError(t, err)
+	ext = append(ext, secret...)
+	m := protocol.Message{Type: protocol.TypeInvocation, Target: "Echo", Arguments: []protocol.RawValue{ext}}
+	frame, err := protocol.MessagePack{}.AppendMessage(nil, &m)
+	must.NoError(t, err)
+	for name, data := range map[string][]byte{
+		"extension":  frame,
+		"incomplete": frame[:len(frame)-1],
+	} {
+		got := r.redactBinary(data, false)
+		check.True(t, !bytes.Contains(got, []byte(secret)), "%s: the secret is still present", name)
+		check.Contains(t, string(got), redacted, name)
+	}
+}
+
+func TestSplitBinaryMessage(t *testing.T) {
+	frame := invocationFrame(t, 1)
+	for _, tt := range []struct {
+		name      string
+		data      []byte
+		handshake bool
+		kinds     []int
+	}{
+		{"one message", frame, false, []int{partHubMessage}},
+		{"two messages", append(bytes.Clone(frame), frame...), false, []int{partHubMessage, partHubMessage}},
+		{"handshake and message", append([]byte("{}\x1e"), frame...), true, []int{partHandshake, partHubMessage}},
+		{"handshake only", []byte("{}\x1e"), true, []int{partHandshake}},
+		{"handshake without separator", []byte("{}"), true, []int{partIncomplete}},
+		{"partial prefix", []byte{0x80}, false, []int{partIncomplete}},
+		{"short payload", frame[:3], false, []int{partIncomplete}},
+		{"prefix too long", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, false, []int{partIncomplete}},
+	} {
+		var kinds []int
+		for _, p := range splitBinaryMessage(tt.data, tt.handshake) {
+			kinds = append(kinds, p.kind)
+		}
+		check.Equal(t, tt.kinds, kinds, tt.name)
+	}
+}
