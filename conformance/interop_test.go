@@ -22,10 +22,17 @@ import (
 // Without Node.js it is skipped, unless HUBWIRE_REQUIRE_NODE=1, which CI
 // sets, turns the skip into a failure.
 //
+// Every scenario runs once with each hub protocol of interopProtocols.
 // With HUBWIRE_UPDATE_CAPTURES=1 the sessions are recorded into
-// testdata/captures, which is how the checked-in captures are made:
+// testdata/captures, which is how the checked-in captures are made: a JSON
+// session as <scenario>.capture, a MessagePack one as
+// <scenario>.messagepack.capture.
 //
 //	HUBWIRE_UPDATE_CAPTURES=1 go test ./conformance -run TestInteropOfficialClient
+
+// interopProtocols are the hub protocols the official client runs the
+// scenarios with.
+var interopProtocols = []string{"json", "messagepack"}
 
 func requireNode(t *testing.T) string {
 	t.Helper()
@@ -149,29 +156,37 @@ func TestInteropOfficialClient(t *testing.T) {
 	}
 	defer srv.Close()
 
-	lines := runInterop(t, node, srv.HubURL(), "json")
-	for name, check := range interopExpectations {
-		l, ok := lines[name]
-		switch {
-		case !ok:
-			t.Errorf("%s: the script printed no result", name)
-		case !l.OK:
-			t.Errorf("%s: official client failed: %s", name, l.Error)
-		default:
-			if msg := check(l); msg != "" {
-				t.Errorf("%s: %s", name, msg)
+	for _, protocolName := range interopProtocols {
+		t.Run(protocolName, func(t *testing.T) {
+			lines := runInterop(t, node, srv.HubURL(), protocolName)
+			passed := 0
+			for name, check := range interopExpectations {
+				l, ok := lines[name]
+				switch {
+				case !ok:
+					t.Errorf("%s: the script printed no result", name)
+				case !l.OK:
+					t.Errorf("%s: official client failed: %s", name, l.Error)
+				default:
+					if msg := check(l); msg != "" {
+						t.Errorf("%s: %s", name, msg)
+					} else {
+						passed++
+					}
+				}
 			}
-		}
-	}
-	if len(lines) != len(interopExpectations) {
-		t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(interopExpectations))
+			if len(lines) != len(interopExpectations) {
+				t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(interopExpectations))
+			}
+			t.Logf("%d of %d scenarios passed with %s", passed, len(interopExpectations), protocolName)
+		})
 	}
 }
 
 // TestReplayCapturesAgainstOfficialClient plays the server side of every
 // checked-in capture against the official client running the same
-// scenario. The client's messages must match the recording, up to
-// invocation IDs and keep-alive Pings.
+// scenario in the capture's hub protocol. The client's messages must match
+// the recording, up to invocation IDs and keep-alive Pings.
 func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
 	node := requireNode(t)
 	paths, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.capture"))
@@ -181,6 +196,7 @@ func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
 	if len(paths) == 0 {
 		t.Fatal("no captures in testdata/captures")
 	}
+	perProtocol := map[string]int{}
 	for _, path := range paths {
 		name := strings.TrimSuffix(filepath.Base(path), ".capture")
 		t.Run(name, func(t *testing.T) {
@@ -188,6 +204,7 @@ func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			perProtocol[capture.Protocol]++
 			ids := conformance.NewInvocationIDMap()
 			replay := conformance.NewReplay(capture, conformance.ReplayOptions{
 				Match:   ids.Match,
@@ -199,15 +216,20 @@ func TestReplayCapturesAgainstOfficialClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer replay.Close()
-			lines := runInterop(t, node, replay.HubURL(), capture.Protocol, name)
+			lines := runInterop(t, node, replay.HubURL(), capture.Protocol, capture.Scenario)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if err := replay.Wait(ctx); err != nil {
 				t.Errorf("official client differs from its own capture: %v", err)
 			}
-			if l := lines[name]; !l.OK {
+			if l := lines[capture.Scenario]; !l.OK {
 				t.Errorf("scenario failed against the replay: %s", l.Error)
 			}
 		})
+	}
+	for _, name := range interopProtocols {
+		if perProtocol[name] != len(interopExpectations) {
+			t.Errorf("testdata/captures has %d captures of the %s protocol; want one per scenario, %d", perProtocol[name], name, len(interopExpectations))
+		}
 	}
 }
