@@ -22,7 +22,26 @@ an http or https URL, or a ws or wss URL together with --skip-negotiate.
 
 Each ARG is one argument as a JSON value: 42, true, null, '"text"' (a string
 needs its JSON quotes), '{"a":1}'. Use -d to give all arguments as one JSON
-array instead. A hub error exits with status 1 and prints the hub's message.`
+array instead. A hub error exits with status 1 and prints the hub's message.
+
+` + messagePackHelp
+
+// messagePackHelp describes the value conversions of --protocol messagepack.
+const messagePackHelp = `With --protocol messagepack (or msgpack), hubprobe converts each JSON value
+it reads to MessagePack. Object members keep their order. A number without
+a fraction or exponent that fits an int64 or a uint64 becomes an integer in
+its shortest encoding; every other number becomes a float64, so an integer
+beyond those ranges loses precision. A number beyond the float64 range is
+an error.
+
+MessagePack values are printed as JSON: binary data as a base64 string, a
+timestamp as an RFC 3339 string in UTC, another extension type as
+{"extType":N,"data":"<base64>"}, and a map key that is not a string as its
+JSON text in a string. Map entries keep their order. A float always shows a
+decimal point or an exponent, so the float 2.0 prints as 2.0 and the
+integer 2 as 2. NaN and the infinities print as the strings "NaN",
+"Infinity" and "-Infinity". With -v, each binary WebSocket message is
+printed escaped, followed by each of its hub messages as a JSON array.`
 
 // runCall implements "hubprobe call".
 func runCall(env *environment, args []string) error {
@@ -53,6 +72,12 @@ func runCall(env *environment, args []string) error {
 	callArgs, err := parseArguments(cmd, env, *data, fs.Args()[2:])
 	if err != nil {
 		return err
+	}
+	values := valueCodec{proto: cf.hubProtocol()}
+	for i, a := range callArgs {
+		if callArgs[i], err = values.fromJSON(a.(protocol.RawValue)); err != nil {
+			return usagef(cmd.name, "argument %d: %v", i+1, err)
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -96,8 +121,8 @@ func invokeCall(ctx context.Context, s *session, p *printer, method string, args
 		return err
 	}
 	e := event{Event: "result", Target: method}
-	if len(result) > 0 {
-		e.Result = json.RawMessage(result)
+	if e.Result, err = s.values.toJSON(result); err != nil {
+		return fmt.Errorf("the result of %s: %w", method, err)
 	}
 	p.print(e)
 	return nil
@@ -114,7 +139,10 @@ func streamCall(ctx context.Context, s *session, p *printer, method string, args
 	defer st.Close()
 	n := 0
 	for st.Next() {
-		item := append(json.RawMessage(nil), st.Item()...)
+		item, err := s.values.toJSON(st.Item())
+		if err != nil {
+			return fmt.Errorf("item %d of %s: %w", n, method, err)
+		}
 		idx := n
 		p.print(event{Event: "item", Target: method, Index: &idx, Item: item})
 		n++
@@ -216,6 +244,7 @@ func shorten(s string) string {
 // A session is a client with the log of its WebSocket messages.
 type session struct {
 	client *signalr.Client
+	values valueCodec
 	frames *frameLog // nil without -v and --record
 }
 
@@ -228,7 +257,7 @@ func newSession(env *environment, cf *connFlags, url string) *session {
 		tr = &tracer{w: env.stderr}
 	}
 	cfg := cf.clientConfig(env, tr)
-	s := &session{}
+	s := &session{values: valueCodec{proto: cfg.Protocol}}
 	if cf.verbose || cf.record != "" {
 		s.frames = &frameLog{secrets: env.secrets, trace: tr, record: cf.record != ""}
 		cfg.Trace = s.frames.observe

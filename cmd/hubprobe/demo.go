@@ -14,12 +14,14 @@ import (
 )
 
 const demoDescription = `Starts the reference hub of the conformance package on 127.0.0.1, connects
-to it and shows, step by step, an invocation, a stream, server invocations
-with and without a client result, and a hub error. It needs no network
-beyond the loopback interface.
+to it with the JSON hub protocol and shows, step by step, an invocation, a
+stream, server invocations with and without a client result, and a hub
+error. It then connects again with the MessagePack hub protocol for one
+more invocation. It needs no network beyond the loopback interface.
 
 With -v the demo traces every WebSocket message both ways to stderr as it
-crosses the connection. --record writes them to a capture file.`
+crosses the connection. --record writes the messages of the JSON session
+to a capture file; the MessagePack session is not recorded.`
 
 // demoTimeout bounds the whole tour, so that a broken hub cannot hang it.
 const demoTimeout = 30 * time.Second
@@ -39,7 +41,9 @@ func runDemo(env *environment, args []string) error {
 	cf.protocol, cf.transport = "json", "websockets"
 	cf.handshakeTimeout = signalr.DefaultHandshakeTimeout
 
-	srv := conformance.NewServer(conformance.Options{})
+	srv := conformance.NewServer(conformance.Options{
+		Protocols: []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}},
+	})
 	defer srv.Close()
 	if _, err := srv.Listen(); err != nil {
 		return fmt.Errorf("starting the reference hub: %w", err)
@@ -58,11 +62,11 @@ func runDemo(env *environment, args []string) error {
 	requested := make(chan event, 1)
 	s := newSession(env, &cf, srv.HubURL())
 	s.client.On("Notify", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
-		notified <- invocationEvent(inv)
+		notified <- s.values.invocationEvent(inv)
 		return nil, nil
 	})
 	s.client.On("Ask", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
-		requested <- invocationEvent(inv)
+		requested <- s.values.invocationEvent(inv)
 		var n int
 		if err := inv.Decode(&n); err != nil {
 			return nil, err
@@ -76,6 +80,9 @@ func runDemo(env *environment, args []string) error {
 		return s.end(env, &cf, cmd.name, err)
 	}
 	if err := s.end(env, &cf, cmd.name, nil); err != nil {
+		return err
+	}
+	if err := tour.messagePack(ctx, env, cf, srv.HubURL()); err != nil {
 		return err
 	}
 
@@ -132,6 +139,44 @@ func (t *tour) run(ctx context.Context, s *session, notified, requested <-chan e
 	t.p.print(event{Event: "error", Target: "Fail", Error: "hub error: " + hubErr.Message})
 	t.note("Invoke returned a *signalr.HubError; 'hubprobe call' exits with status 1 on it.")
 	return nil
+}
+
+// messagePack connects a second client with the MessagePack hub protocol
+// and invokes Echo. The session is traced with -v but not recorded, since
+// a capture holds one session.
+func (t *tour) messagePack(ctx context.Context, env *environment, cf connFlags, url string) error {
+	const argument = `{"text":"hello","numbers":[1,2.5,-3]}`
+	t.step("Switch to MessagePack: connect again with the binary hub protocol and invoke Echo")
+	t.note("hubprobe converts JSON arguments to MessagePack and prints MessagePack results as JSON.")
+	cf.protocol, cf.record = "messagepack", ""
+	s := newSession(env, &cf, url)
+	arg, err := s.values.fromJSON(protocol.RawValue(argument))
+	if err != nil {
+		return err
+	}
+	if err := s.start(ctx, t.p, url); err != nil {
+		return s.end(env, &cf, "demo", err)
+	}
+	if err := invokeCall(ctx, s, t.p, "Echo", []any{arg}); err != nil {
+		return s.end(env, &cf, "demo", err)
+	}
+	if err := s.end(env, &cf, "demo", nil); err != nil {
+		return err
+	}
+	binarySize, textSize := invocationSize(protocol.MessagePack{}, arg), invocationSize(protocol.JSON{}, protocol.RawValue(argument))
+	t.note(fmt.Sprintf("The Echo invocation took %d bytes as MessagePack; as JSON it takes %d.", binarySize, textSize))
+	return nil
+}
+
+// invocationSize returns the framed size of an Invocation of Echo with
+// the argument arg and invocation ID "1".
+func invocationSize(proto protocol.HubProtocol, arg protocol.RawValue) int {
+	m := protocol.Message{Type: protocol.TypeInvocation, InvocationID: "1", Target: "Echo", Arguments: []protocol.RawValue{arg}}
+	b, err := proto.AppendMessage(nil, &m)
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }
 
 // callMe invokes CallMe and prints the server invocation the handler

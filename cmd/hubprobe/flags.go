@@ -106,7 +106,7 @@ type connFlags struct {
 func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "H", "add the HTTP `HEADER`, given as 'Name: value', to every request, the WebSocket upgrade included; repeatable")
 	fs.StringVar(&f.tokenEnv, "token-env", "", "read a bearer token from the environment variable `NAME` and send it as 'Authorization: Bearer'")
-	fs.StringVar(&f.protocol, "protocol", "json", "hub `protocol`; only json is implemented")
+	fs.StringVar(&f.protocol, "protocol", "json", "hub `protocol`: json, or messagepack (alias msgpack), which converts arguments and results to and from JSON as described above")
 	fs.BoolVar(&f.skipNegotiate, "skip-negotiate", false, "connect the WebSocket straight to the hub URL without the negotiate request")
 	fs.StringVar(&f.transport, "transport", "websockets", "`transport`; only websockets is implemented")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate (prints a warning)")
@@ -119,18 +119,14 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 
 func (f *connFlags) registerOutput(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per line instead of text")
-	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and every WebSocket message in both directions ('> ws' sent, '< ws' received), escaped as in a capture file; known secrets are redacted")
+	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and every WebSocket message in both directions ('> ws' sent, '< ws' received), escaped as in a capture file and, for a binary message, followed by its MessagePack hub messages as JSON; known secrets are redacted")
 	fs.StringVar(&f.record, "record", "", "write the WebSocket messages of the session as a capture to `FILE` when it ends, readable by 'hubprobe replay'; known secrets are redacted")
 }
 
 // validate checks the flag values that do not need the network.
 func (f *connFlags) validate(cmd *command, env *environment) error {
-	switch strings.ToLower(f.protocol) {
-	case "json":
-	case "messagepack", "msgpack":
-		return usagef(cmd.name, "--protocol %s: the MessagePack hub protocol is not implemented yet; use --protocol json", f.protocol)
-	default:
-		return usagef(cmd.name, "--protocol %q: unknown hub protocol; use json", f.protocol)
+	if f.hubProtocol() == nil {
+		return usagef(cmd.name, "--protocol %q: unknown hub protocol; use json, messagepack or msgpack", f.protocol)
 	}
 	switch strings.ToLower(f.transport) {
 	case "websockets":
@@ -162,8 +158,18 @@ func (f *connFlags) validate(cmd *command, env *environment) error {
 	return nil
 }
 
-// isSecretHeader reports whether the values of the header name are
-// credentials, to be redacted wherever they would be printed.
+// hubProtocol returns the hub protocol that --protocol names, or nil for
+// an unknown name.
+func (f *connFlags) hubProtocol() protocol.HubProtocol {
+	switch strings.ToLower(f.protocol) {
+	case "json":
+		return protocol.JSON{}
+	case "messagepack", "msgpack":
+		return protocol.MessagePack{}
+	}
+	return nil
+}
+
 // checkHubURL reports a URL that the client cannot connect to as a usage
 // error, before any connection is tried. Negotiate needs http or https;
 // ws and wss work only without it.
@@ -183,6 +189,8 @@ func (f *connFlags) checkHubURL(cmd *command, raw string) error {
 	return usagef(cmd.name, "invalid hub URL %q: the scheme must be http or https", raw)
 }
 
+// isSecretHeader reports whether the values of the header name are
+// credentials, to be redacted wherever they would be printed.
 func isSecretHeader(name string) bool {
 	switch textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)) {
 	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key":
@@ -195,6 +203,7 @@ func isSecretHeader(name string) bool {
 // HTTP client and a debug logger writing to env.stderr.
 func (f *connFlags) clientConfig(env *environment, tr *tracer) signalr.Config {
 	cfg := signalr.Config{
+		Protocol:          f.hubProtocol(),
 		HandshakeTimeout:  f.handshakeTimeout,
 		KeepAliveInterval: f.keepAlive,
 		ServerTimeout:     f.serverTimeout,

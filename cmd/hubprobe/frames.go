@@ -111,7 +111,7 @@ func writeRecording(env *environment, cf *connFlags, s *session, scenario string
 	if cf.record == "" || s == nil || s.frames == nil {
 		return nil
 	}
-	c := s.frames.capture(strings.ToLower(cf.protocol), scenario)
+	c := s.frames.capture(s.values.proto.Name(), scenario)
 	if len(c.Messages) == 0 {
 		fmt.Fprintf(env.stderr, "hubprobe %s: --record: no WebSocket message was exchanged; %s not written\n", scenario, cf.record)
 		return nil

@@ -24,7 +24,11 @@ result, hubprobe answers with --result or --error.
 
 Exit status 0 after Ctrl-C, after --count invocations, or when --timeout
 ends a listen without --count; 1 when the connection fails or --timeout ends
-a listen before --count invocations arrived.`
+a listen before --count invocations arrived.
+
+With --protocol messagepack (or msgpack), the --result value and the
+arguments of each invocation are converted to and from JSON as 'hubprobe
+help call' describes.`
 
 // runListen implements "hubprobe listen".
 func runListen(env *environment, args []string) error {
@@ -52,6 +56,11 @@ func runListen(env *environment, args []string) error {
 	if err := cf.validate(cmd, env); err != nil {
 		return err
 	}
+	values := valueCodec{proto: cf.hubProtocol()}
+	replyValue, err := values.fromJSON(reply)
+	if err != nil {
+		return usagef(cmd.name, "--result %s: %v", shorten(*resultFlag), err)
+	}
 	url, targets := fs.Arg(0), fs.Args()[1:]
 	if err := cf.checkHubURL(cmd, url); err != nil {
 		return err
@@ -67,7 +76,7 @@ func runListen(env *environment, args []string) error {
 	}
 
 	p := newPrinter(env, cf.json)
-	l := &listener{p: p, max: *count, reply: reply, replyError: *errorFlag, enough: make(chan struct{})}
+	l := &listener{p: p, values: values, max: *count, reply: replyValue, replyJSON: reply, replyError: *errorFlag, enough: make(chan struct{})}
 	s := newSession(env, &cf, url)
 	if len(targets) == 0 {
 		s.client.OnFallback(l.handle)
@@ -101,8 +110,10 @@ func (l *listener) wait(ctx, timeoutCtx context.Context, s *session, timeout tim
 // every target when it is the fallback handler.
 type listener struct {
 	p          *printer
+	values     valueCodec
 	max        int
-	reply      protocol.RawValue
+	reply      protocol.RawValue // --result in the hub protocol
+	replyJSON  protocol.RawValue // --result as given, for printing
 	replyError string
 
 	mu     sync.Mutex
@@ -126,7 +137,7 @@ func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, er
 	last := l.max > 0 && l.n == l.max
 	l.mu.Unlock()
 
-	l.p.print(invocationEvent(inv))
+	l.p.print(l.values.invocationEvent(inv))
 	var result any
 	var err error
 	if inv.InvocationID != "" {
@@ -135,7 +146,7 @@ func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, er
 			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Error: l.replyError})
 		} else {
 			result = l.reply
-			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Result: json.RawMessage(l.reply)})
+			l.p.print(event{Event: "reply", Target: inv.Target, InvocationID: inv.InvocationID, Result: json.RawMessage(l.replyJSON)})
 		}
 	}
 	// NOTE: the command stops the client as soon as enough is closed, so
@@ -147,12 +158,17 @@ func (l *listener) handle(ctx context.Context, inv *signalr.Invocation) (any, er
 }
 
 // invocationEvent copies inv, which is valid only during its handler, into
-// an event.
-func invocationEvent(inv *signalr.Invocation) event {
+// an event, with the arguments converted to JSON. An argument that cannot
+// be converted is shown as a JSON string that gives the error.
+func (c valueCodec) invocationEvent(inv *signalr.Invocation) event {
 	e := event{Event: "invocation", Target: inv.Target, InvocationID: inv.InvocationID}
 	e.Arguments = make([]json.RawMessage, len(inv.Arguments))
 	for i, a := range inv.Arguments {
-		e.Arguments[i] = append(json.RawMessage(nil), a...)
+		v, err := c.toJSON(a)
+		if err != nil {
+			v, _ = json.Marshal(fmt.Sprintf("[invalid argument: %v]", err))
+		}
+		e.Arguments[i] = v
 	}
 	return e
 }

@@ -69,9 +69,14 @@ func runProbe(t *testing.T, env []string, args ...string) result {
 	return result{stdout.String(), stderr.String(), code}
 }
 
-// startHub starts the test hub on 127.0.0.1 with a Broadcast(target, arg)
-// method that sends target(arg) to every connection. It returns the hub
-// URL and the captures of the sessions that ended.
+// startHub starts the test hub on 127.0.0.1 and returns its URL and the
+// captures of the sessions that ended. Unless opts sets them, the server
+// accepts the JSON and the MessagePack hub protocols, and its hub adds two
+// methods to the test hub. Broadcast(target, arg) sends target(arg) to
+// every other connection. Request(target, arg) invokes target(arg) on
+// another connection and returns its client result. Both reach only the
+// connections of the caller's hub protocol, since they pass arg on
+// unconverted.
 func startHub(t *testing.T, opts conformance.Options) (string, func() []*conformance.Capture) {
 	t.Helper()
 	var mu sync.Mutex
@@ -82,6 +87,20 @@ func startHub(t *testing.T, opts conformance.Options) (string, func() []*conform
 		mu.Unlock()
 	}
 	var srv *conformance.Server
+	if opts.Protocols == nil {
+		opts.Protocols = []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}}
+	}
+	// peers returns the other connections that use the hub protocol of
+	// call.
+	peers := func(call *conformance.Call) []*conformance.Conn {
+		var out []*conformance.Conn
+		for _, c := range srv.Conns() {
+			if c != call.Conn() && c.Protocol().Name() == call.Conn().Protocol().Name() {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
 	if opts.Hub == nil {
 		opts.Hub = conformance.NewTestHub()
 		opts.Hub.HandleVoid("Broadcast", func(call *conformance.Call) error {
@@ -93,12 +112,25 @@ func startHub(t *testing.T, opts conformance.Options) (string, func() []*conform
 			if err := call.Conn().Protocol().Unmarshal(args[0], &target); err != nil {
 				return err
 			}
-			for _, c := range srv.Conns() {
-				if c != call.Conn() {
-					c.Send(call.Context(), target, args[1])
-				}
+			for _, c := range peers(call) {
+				c.Send(call.Context(), target, args[1])
 			}
 			return nil
+		})
+		opts.Hub.Handle("Request", func(call *conformance.Call) (any, error) {
+			var target string
+			args := call.Args()
+			if len(args) != 2 {
+				return nil, fmt.Errorf("Request takes 2 arguments")
+			}
+			if err := call.Conn().Protocol().Unmarshal(args[0], &target); err != nil {
+				return nil, err
+			}
+			conns := peers(call)
+			if len(conns) == 0 {
+				return nil, fmt.Errorf("no other connection")
+			}
+			return conns[0].Invoke(call.Context(), target, args[1])
 		})
 	}
 	srv = conformance.NewServer(opts)
@@ -124,6 +156,9 @@ func TestDemo(t *testing.T) {
 		"server invoked Ask(21)",
 		"CallMe returned 42",
 		"hub error: something went wrong",
+		`"numbers": [`,
+		"2.5,",
+		"The Echo invocation took 45 bytes as MessagePack; as JSON it takes 98.",
 	} {
 		check.Contains(t, r.stdout, want)
 	}
@@ -134,6 +169,7 @@ func TestDemoJSON(t *testing.T) {
 	r := runProbe(t, nil, "demo", "--json")
 	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	check.Contains(t, r.stdout, `{"event":"result","target":"Add","result":5}`)
+	check.Contains(t, r.stdout, `{"event":"result","target":"Echo","result":{"text":"hello","numbers":[1,2.5,-3]}}`, "MessagePack step")
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		check.True(t, strings.HasPrefix(line, `{"event":`), "line %q", line)
 	}
@@ -240,7 +276,10 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "http://127.0.0.1:1/hub"},
 		{"call", "--nosuchflag", "http://127.0.0.1:1/hub", "Add"},
 		{"call", "--send", "--stream", "http://127.0.0.1:1/hub", "Add"},
-		{"call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Add"},
+		{"call", "--protocol", "protobuf", "http://127.0.0.1:1/hub", "Add"},
+		{"listen", "--protocol", "protobuf", "http://127.0.0.1:1/hub"},
+		{"call", "--protocol", "msgpack", "http://127.0.0.1:1/hub", "Echo", "1e400"},
+		{"listen", "--protocol", "msgpack", "--result", "1e400", "http://127.0.0.1:1/hub"},
 		{"call", "--transport", "longpolling", "http://127.0.0.1:1/hub", "Add"},
 		{"call", "--token-env", "HUBPROBE_TEST_UNSET", "http://127.0.0.1:1/hub", "Add"},
 		{"call", "-H", "no colon", "http://127.0.0.1:1/hub", "Add"},
@@ -273,9 +312,16 @@ func TestCallArgumentHints(t *testing.T) {
 	check.NotContains(t, r.stderr, "JSON quotes", "a broken object is not a missing-quotes case")
 }
 
-func TestUsageMessagePack(t *testing.T) {
-	r := runProbe(t, nil, "call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Add")
-	check.Contains(t, r.stderr, "MessagePack hub protocol is not implemented yet")
+func TestUsageUnknownProtocol(t *testing.T) {
+	r := runProbe(t, nil, "call", "--protocol", "protobuf", "http://127.0.0.1:1/hub", "Add")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, `--protocol "protobuf": unknown hub protocol; use json, messagepack or msgpack`)
+}
+
+func TestUsageMessagePackArgument(t *testing.T) {
+	r := runProbe(t, nil, "call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Echo", "1", "1e400")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, "argument 2: number 1e400 is out of the range of a float64")
 }
 
 func TestCallInvalidJSONArgument(t *testing.T) {
@@ -292,6 +338,8 @@ func TestHelp(t *testing.T) {
 		check.True(t, regexp.MustCompile(`(?m)^  `+flag+`\b`).MatchString(r.stdout), "flag %s is not documented", flag)
 	}
 	check.Contains(t, r.stdout, "(default 15s)")
+	check.Contains(t, r.stdout, "With --protocol messagepack (or msgpack), hubprobe converts")
+	check.Contains(t, r.stdout, `NaN and the infinities print as the strings "NaN",`)
 
 	r = runProbe(t, nil, "call", "-h")
 	check.Equal(t, 0, r.code)
@@ -459,6 +507,8 @@ func TestDemoVerbose(t *testing.T) {
 	check.Contains(t, r.stderr, `> ws {"type":1,"invocationId":"1","target":"Add","arguments":[2,3]}\x1e`)
 	check.Contains(t, r.stderr, `< ws {"type":3,"invocationId":"1","result":5}\x1e`)
 	check.Contains(t, r.stderr, `< ws {"type":1,"target":"Notify","arguments":["ping"]}\x1e`)
+	check.Contains(t, r.stderr, `> ws binary {"protocol":"messagepack","version":1}\x1e`)
+	check.Contains(t, r.stderr, `    = [3,{},"1",3,{"text":"hello","numbers":[1,2.5,-3]}]`)
 }
 
 // A runningProbe is a hubprobe process whose output a test reads while it

@@ -9,9 +9,11 @@ import (
 )
 
 const replayDescription = `Prints a capture file, as written by --record or the conformance server, one
-hub message per line. With --check it parses every message with the hub
-protocol instead and reports the first invalid one with its line; the exit
-status is then 1.`
+hub message per line. A MessagePack hub message is printed as the JSON
+array it converts to, as described under 'hubprobe help call'. With
+--check it parses every message with the hub protocol of the capture, json
+or messagepack, instead and reports the first invalid one with its line;
+the exit status is then 1.`
 
 // runReplay implements "hubprobe replay".
 func runReplay(env *environment, args []string) error {
@@ -134,8 +136,10 @@ func captureProtocol(c *conformance.Capture) (protocol.HubProtocol, error) {
 	switch c.Protocol {
 	case "json", "":
 		return protocol.JSON{}, nil
+	case "messagepack":
+		return protocol.MessagePack{}, nil
 	}
-	return nil, fmt.Errorf("the capture uses the %q hub protocol; hubprobe can check only json", c.Protocol)
+	return nil, fmt.Errorf("the capture uses the %q hub protocol; hubprobe can check only json and messagepack", c.Protocol)
 }
 
 func formatName(f protocol.TransferFormat) string {
@@ -146,7 +150,8 @@ func formatName(f protocol.TransferFormat) string {
 }
 
 // printCapture prints each hub message of c on one line, with its
-// direction.
+// direction. A MessagePack hub message is printed as the JSON array it
+// converts to.
 func printCapture(p *printer, c *conformance.Capture) {
 	header := fmt.Sprintf("capture: protocol %q", c.Protocol)
 	if c.Scenario != "" {
@@ -156,26 +161,46 @@ func printCapture(p *printer, c *conformance.Capture) {
 		header += fmt.Sprintf(", client %q", c.Client)
 	}
 	p.print(event{Event: "note", Message: header})
+	handshakeSeen := map[conformance.Direction]bool{}
 	for i, msg := range c.Messages {
 		line := firstMessageLine(c) + i
 		from := "client"
 		if msg.Direction == conformance.ServerToClient {
 			from = "server"
 		}
-		for _, payload := range splitForDisplay(msg) {
-			p.print(frameEvent(line, from, payload))
+		if msg.Format == protocol.TransferFormatBinary {
+			for _, part := range splitBinaryMessage(msg.Data, !handshakeSeen[msg.Direction]) {
+				p.print(binaryFrameEvent(line, from, part))
+			}
+		} else {
+			for _, payload := range splitRecords(msg.Data) {
+				p.print(frameEvent(line, from, payload))
+			}
 		}
+		handshakeSeen[msg.Direction] = true
 	}
 }
 
-// splitForDisplay splits a text message into its hub messages; a binary
-// message is shown whole, as hex.
-func splitForDisplay(msg conformance.Message) [][]byte {
-	if msg.Format == protocol.TransferFormatBinary {
-		return [][]byte{[]byte(fmt.Sprintf("binary %x", msg.Data))}
+// binaryFrameEvent returns the event of one part of a binary message.
+func binaryFrameEvent(line int, from string, part binaryPart) event {
+	if part.kind == partHandshake {
+		return frameEvent(line, from, part.data)
 	}
+	e := event{Event: "frame", Message: fmt.Sprintf("line %d %s", line, from)}
+	if part.kind == partHubMessage {
+		if v, err := messagePackToJSON(part.data); err == nil {
+			e.Item = v
+			return e
+		}
+	}
+	e.Error = part.describe()
+	return e
+}
+
+// splitRecords splits a text message into its hub messages. Bytes after
+// the last record separator are returned as the last element.
+func splitRecords(data []byte) [][]byte {
 	var out [][]byte
-	data := msg.Data
 	for len(data) > 0 {
 		payload, rest, ok := protocol.SplitRecord(data)
 		if !ok {
@@ -193,7 +218,7 @@ func frameEvent(line int, from string, payload []byte) event {
 	if json.Valid(payload) {
 		e.Item = append(json.RawMessage(nil), payload...)
 	} else {
-		e.Error = string(payload)
+		e.Error = string(conformance.AppendEscaped(nil, payload))
 	}
 	return e
 }
