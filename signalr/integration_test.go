@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,18 @@ func startClient(t *testing.T, hubURL string, cfg signalr.Config) *signalr.Clien
 		}
 	})
 	return c
+}
+
+// hubProtocols are the hub protocols the integration tests run with.
+var hubProtocols = []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}}
+
+// forEachProtocol runs f in one subtest per hub protocol, named after the
+// protocol.
+func forEachProtocol(t *testing.T, f func(t *testing.T, proto protocol.HubProtocol)) {
+	t.Helper()
+	for _, proto := range hubProtocols {
+		t.Run(proto.Name(), func(t *testing.T) { f(t, proto) })
+	}
 }
 
 func testContext(t *testing.T) context.Context {
@@ -124,7 +137,37 @@ func exerciseHub(t *testing.T, c *signalr.Client) {
 	}
 }
 
+// newExerciseClient starts a client for exerciseHub. When cfg has no Trace,
+// it checks that every message the client sends and every message after
+// the handshake response that it receives has the frame type of the hub
+// protocol.
 func newExerciseClient(t *testing.T, hubURL string, cfg signalr.Config) *signalr.Client {
+	if cfg.Trace == nil {
+		want := protocol.JSON{}.TransferFormat()
+		if cfg.Protocol != nil {
+			want = cfg.Protocol.TransferFormat()
+		}
+		var mu sync.Mutex
+		var wrong []string
+		received := 0
+		cfg.Trace = func(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if dir == signalr.Received {
+				received++
+			}
+			if format != want && (dir == signalr.Sent || received > 1) {
+				wrong = append(wrong, fmt.Sprintf("%s %v message %q", dir, format, data))
+			}
+		}
+		t.Cleanup(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, w := range wrong {
+				t.Errorf("the client's connection carried a %s; want %v", w, want)
+			}
+		})
+	}
 	c := signalr.NewClient(hubURL, cfg)
 	c.On("shout", func(ctx context.Context, inv *signalr.Invocation) (any, error) {
 		var s string
@@ -143,7 +186,9 @@ func newExerciseClient(t *testing.T, hubURL string, cfg signalr.Config) *signalr
 
 func TestHubMethods(t *testing.T) {
 	_, hubURL := startServer(t, conformance.Options{})
-	exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{}))
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{Protocol: proto}))
+	})
 }
 
 func TestMisbehavingServer(t *testing.T) {
@@ -158,11 +203,15 @@ func TestMisbehavingServer(t *testing.T) {
 		{"StrayCompletions", conformance.Misbehavior{StrayCompletions: true}},
 		{"PingDelay", conformance.Misbehavior{PingDelay: 50 * time.Millisecond}},
 		{"DropPings", conformance.Misbehavior{DropPings: true}},
+		{"TextHandshake", conformance.Misbehavior{HandshakeFormat: protocol.TransferFormatText}},
+		{"BinaryHandshake", conformance.Misbehavior{HandshakeFormat: protocol.TransferFormatBinary}},
 		{"All", conformance.Misbehavior{SplitFrames: 3, BatchMessages: 3, CoalesceHandshake: true, UnknownTypeBeforeEach: true, StrayCompletions: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, hubURL := startServer(t, conformance.Options{Misbehave: tt.mis, KeepAliveInterval: 20 * time.Millisecond})
-			exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{}))
+			forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+				exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{Protocol: proto}))
+			})
 		})
 	}
 }
@@ -246,7 +295,9 @@ func TestSkipNegotiation(t *testing.T) {
 	if id := c.ConnectionID(); id != "" {
 		t.Errorf("ConnectionID = %q; want none without negotiation", id)
 	}
-	exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{SkipNegotiation: true}))
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		exerciseHub(t, newExerciseClient(t, hubURL, signalr.Config{SkipNegotiation: true, Protocol: proto}))
+	})
 }
 
 // unknownProtocol is the JSON hub protocol under a name the server does not
@@ -266,43 +317,47 @@ func TestHandshakeRejected(t *testing.T) {
 }
 
 func TestServerClose(t *testing.T) {
-	for _, tt := range []struct {
-		errText        string
-		allowReconnect bool
-	}{
-		{"", false},
-		{"maintenance", false},
-		{"deploying", true},
-	} {
-		_, hubURL := startServer(t, conformance.Options{})
-		c := startClient(t, hubURL, signalr.Config{})
-		c.Invoke(testContext(t), "CloseMe", nil, tt.errText, tt.allowReconnect)
-		select {
-		case <-c.Done():
-		case <-time.After(5 * time.Second):
-			t.Fatal("connection still open after the server's Close")
+	_, hubURL := startServer(t, conformance.Options{})
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		for _, tt := range []struct {
+			errText        string
+			allowReconnect bool
+		}{
+			{"", false},
+			{"maintenance", false},
+			{"deploying", true},
+		} {
+			c := startClient(t, hubURL, signalr.Config{Protocol: proto})
+			c.Invoke(testContext(t), "CloseMe", nil, tt.errText, tt.allowReconnect)
+			select {
+			case <-c.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("connection still open after the server's Close")
+			}
+			var ce *signalr.CloseError
+			if !errors.As(c.Err(), &ce) {
+				t.Fatalf("Err = %v; want CloseError", c.Err())
+			}
+			if ce.Message != tt.errText || ce.HasError != (tt.errText != "") || ce.AllowReconnect != tt.allowReconnect {
+				t.Errorf("CloseError = %+v; want error %q, allowReconnect %v", ce, tt.errText, tt.allowReconnect)
+			}
 		}
-		var ce *signalr.CloseError
-		if !errors.As(c.Err(), &ce) {
-			t.Fatalf("Err = %v; want CloseError", c.Err())
-		}
-		if ce.Message != tt.errText || ce.HasError != (tt.errText != "") || ce.AllowReconnect != tt.allowReconnect {
-			t.Errorf("CloseError = %+v; want error %q, allowReconnect %v", ce, tt.errText, tt.allowReconnect)
-		}
-	}
+	})
 }
 
 func TestMessageLargerThanMaximum(t *testing.T) {
 	_, hubURL := startServer(t, conformance.Options{})
-	c := startClient(t, hubURL, signalr.Config{MaxMessageSize: 1000})
-	err := c.Invoke(testContext(t), "Big", nil, 5000)
-	if !errors.Is(err, signalr.ErrConnectionClosed) {
-		t.Fatalf("Invoke(Big) = %v; want ErrConnectionClosed", err)
-	}
-	<-c.Done()
-	if !errors.Is(c.Err(), protocol.ErrMessageTooLarge) && !errors.Is(c.Err(), transport.ErrMessageTooLarge) {
-		t.Errorf("Err = %v; want a message-too-large error", c.Err())
-	}
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		c := startClient(t, hubURL, signalr.Config{MaxMessageSize: 1000, Protocol: proto})
+		err := c.Invoke(testContext(t), "Big", nil, 5000)
+		if !errors.Is(err, signalr.ErrConnectionClosed) {
+			t.Fatalf("Invoke(Big) = %v; want ErrConnectionClosed", err)
+		}
+		<-c.Done()
+		if !errors.Is(c.Err(), protocol.ErrMessageTooLarge) && !errors.Is(c.Err(), transport.ErrMessageTooLarge) {
+			t.Errorf("Err = %v; want a message-too-large error", c.Err())
+		}
+	})
 }
 
 func TestServerTimeoutOnSilentServer(t *testing.T) {
@@ -319,30 +374,67 @@ func TestServerTimeoutOnSilentServer(t *testing.T) {
 }
 
 func TestKeepAlivePingsOnTheWire(t *testing.T) {
-	captures := make(chan *conformance.Capture, 1)
-	_, hubURL := startServer(t, conformance.Options{Record: func(c *conformance.Capture) { captures <- c }})
-	c := signalr.NewClient(hubURL, signalr.Config{KeepAliveInterval: 30 * time.Millisecond})
-	if err := c.Start(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	c.Stop(testContext(t))
-	capture := <-captures
-	pings := 0
-	for _, f := range capture.Messages {
-		if f.Direction == conformance.ClientToServer && string(f.Data) == "{\"type\":6}\x1e" {
-			pings++
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		captures := make(chan *conformance.Capture, 1)
+		_, hubURL := startServer(t, conformance.Options{Record: func(c *conformance.Capture) { captures <- c }})
+		c := signalr.NewClient(hubURL, signalr.Config{KeepAliveInterval: 30 * time.Millisecond, Protocol: proto})
+		if err := c.Start(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		c.Stop(testContext(t))
+		capture := <-captures
+		pings := 0
+		for _, f := range capture.Messages {
+			if f.Direction == conformance.ClientToServer && conformance.IgnorePings(f) {
+				pings++
+			}
+		}
+		if pings < 3 {
+			t.Errorf("client sent %d pings in 300 ms with a 30 ms keep-alive interval; want at least 3", pings)
+		}
+	})
+}
+
+// capturedTypes returns the types of the hub messages in the client's
+// messages of a capture, parsed with proto.
+func capturedTypes(t *testing.T, capture *conformance.Capture, proto protocol.HubProtocol) []protocol.MessageType {
+	t.Helper()
+	var types []protocol.MessageType
+	for _, m := range capture.Messages[1:] { // after the handshake request
+		if m.Direction != conformance.ClientToServer {
+			continue
+		}
+		framer := protocol.Framer{Format: proto.TransferFormat()}
+		if err := framer.Feed(m.Data); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			payload, err := framer.Next()
+			if err != nil {
+				t.Fatalf("client message %q: %v", m.Data, err)
+			}
+			if payload == nil {
+				break
+			}
+			var parsed protocol.Message
+			if err := proto.ParseMessage(payload, &parsed); err != nil {
+				t.Fatalf("client message %q: %v", payload, err)
+			}
+			types = append(types, parsed.Type)
 		}
 	}
-	if pings < 3 {
-		t.Errorf("client sent %d pings in 300 ms with a 30 ms keep-alive interval; want at least 3", pings)
-	}
+	return types
 }
 
 func TestStreamCancelSendsCancelInvocation(t *testing.T) {
+	forEachProtocol(t, testStreamCancel)
+}
+
+func testStreamCancel(t *testing.T, proto protocol.HubProtocol) {
 	captures := make(chan *conformance.Capture, 1)
 	_, hubURL := startServer(t, conformance.Options{Record: func(c *conformance.Capture) { captures <- c }})
-	c := signalr.NewClient(hubURL, signalr.Config{})
+	c := signalr.NewClient(hubURL, signalr.Config{Protocol: proto})
 	if err := c.Start(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -370,20 +462,19 @@ func TestStreamCancelSendsCancelInvocation(t *testing.T) {
 
 	c.Stop(testContext(t))
 	capture := <-captures
-	found := false
-	for _, f := range capture.Messages {
-		if f.Direction == conformance.ClientToServer && strings.Contains(string(f.Data), `"type":5`) {
-			found = true
-		}
-	}
-	if !found {
+	if !slices.Contains(capturedTypes(t, capture, proto), protocol.TypeCancelInvocation) {
 		t.Error("no CancelInvocation in the session capture")
 	}
 }
 
 func TestConcurrentInvokesAgainstHub(t *testing.T) {
 	_, hubURL := startServer(t, conformance.Options{MaxParallelInvocations: 64})
-	c := startClient(t, hubURL, signalr.Config{})
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		testConcurrentInvokes(t, startClient(t, hubURL, signalr.Config{Protocol: proto}))
+	})
+}
+
+func testConcurrentInvokes(t *testing.T, c *signalr.Client) {
 	ctx := testContext(t)
 	const n = 10000
 
