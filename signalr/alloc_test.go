@@ -23,11 +23,12 @@ func (d *discardConn) ReadMessage() (protocol.TransferFormat, []byte, error) {
 func (d *discardConn) WriteMessage(ctx context.Context, p []byte) error { return nil }
 func (d *discardConn) Close() error                                     { return nil }
 
-// startDiscardClient returns a client whose connection writes nowhere and
-// reads nothing; tests feed it messages through the framer.
-func startDiscardClient(t *testing.T) (*Client, *connection) {
+// startDiscardClient returns a client of the hub protocol proto whose
+// connection writes nowhere and reads nothing; tests feed it messages
+// through the framer.
+func startDiscardClient(t *testing.T, proto protocol.HubProtocol) (*Client, *connection) {
 	t.Helper()
-	c := NewClient("http://127.0.0.1/hub", Config{KeepAliveInterval: -1, ServerTimeout: -1})
+	c := NewClient("http://127.0.0.1/hub", Config{Protocol: proto, KeepAliveInterval: -1, ServerTimeout: -1})
 	dc := &discardConn{closed: make(chan struct{})}
 	conn := newConnection(c, dc, "alloc")
 	c.conn = conn
@@ -41,43 +42,81 @@ func startDiscardClient(t *testing.T) (*Client, *connection) {
 	return c, conn
 }
 
+// allocCase is a hub protocol with the arguments 1234567, "hello, world"
+// and {"id":"U-abc"} encoded in it.
+type allocCase struct {
+	proto protocol.HubProtocol
+	args  []protocol.RawValue
+}
+
+var allocCases = []allocCase{
+	{protocol.JSON{}, []protocol.RawValue{
+		protocol.RawValue(`1234567`),
+		protocol.RawValue(`"hello, world"`),
+		protocol.RawValue(`{"id":"U-abc"}`),
+	}},
+	{protocol.MessagePack{}, []protocol.RawValue{
+		{0xce, 0x00, 0x12, 0xd6, 0x87},
+		protocol.RawValue("\xachello, world"),
+		protocol.RawValue("\x81\xa2id\xa5U-abc"),
+	}},
+}
+
 func TestSendAllocs(t *testing.T) {
-	c, _ := startDiscardClient(t)
-	args := []any{protocol.RawValue(`1234567`), protocol.RawValue(`"hello, world"`), protocol.RawValue(`{"id":"U-abc"}`)}
-	ctx := context.Background()
-	send := func() {
-		if err := c.Send(ctx, "SendMessage", args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send()
-	if n := testing.AllocsPerRun(1000, send); n != 0 {
-		t.Errorf("Send with pre-encoded arguments: %v allocations; want 0", n)
+	for _, tt := range allocCases {
+		t.Run(tt.proto.Name(), func(t *testing.T) {
+			c, _ := startDiscardClient(t, tt.proto)
+			args := make([]any, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = a
+			}
+			ctx := context.Background()
+			send := func() {
+				if err := c.Send(ctx, "SendMessage", args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send()
+			if n := testing.AllocsPerRun(1000, send); n != 0 {
+				t.Errorf("Send with pre-encoded arguments: %v allocations; want 0", n)
+			}
+		})
 	}
 }
 
 func TestReceiveInvocationAllocs(t *testing.T) {
-	c, conn := startDiscardClient(t)
-	handled := make(chan struct{}, 1)
-	var got int
-	c.On("Tick", func(ctx context.Context, inv *Invocation) (any, error) {
-		got += len(inv.Arguments[0])
-		handled <- struct{}{}
-		return nil, nil
-	})
-	record := protocol.AppendRecord(nil, []byte(`{"type":1,"target":"Tick","arguments":[1234567,"hello, world",{"id":"U-abc"}]}`))
-	receive := func() {
-		if err := conn.framer.Feed(record); err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.drainFramer(); err != nil {
-			t.Fatal(err)
-		}
-		<-handled
-	}
-	receive()
-	if n := testing.AllocsPerRun(1000, receive); n != 0 {
-		t.Errorf("receiving an Invocation and running its handler: %v allocations; want 0", n)
+	for _, tt := range allocCases {
+		t.Run(tt.proto.Name(), func(t *testing.T) {
+			c, conn := startDiscardClient(t, tt.proto)
+			handled := make(chan struct{}, 1)
+			var got int
+			c.On("Tick", func(ctx context.Context, inv *Invocation) (any, error) {
+				got += len(inv.Arguments[0])
+				handled <- struct{}{}
+				return nil, nil
+			})
+			m := protocol.Message{Type: protocol.TypeInvocation, Target: "Tick", Arguments: tt.args}
+			message, err := tt.proto.AppendMessage(nil, &m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			receive := func() {
+				if err := conn.framer.Feed(message); err != nil {
+					t.Fatal(err)
+				}
+				if err := conn.drainFramer(); err != nil {
+					t.Fatal(err)
+				}
+				<-handled
+			}
+			receive()
+			if got != len(tt.args[0]) {
+				t.Fatalf("handler saw a first argument of %d bytes; want %d", got, len(tt.args[0]))
+			}
+			if n := testing.AllocsPerRun(1000, receive); n != 0 {
+				t.Errorf("receiving an Invocation and running its handler: %v allocations; want 0", n)
+			}
+		})
 	}
 }
 
