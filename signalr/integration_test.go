@@ -434,7 +434,25 @@ func TestStreamCancelSendsCancelInvocation(t *testing.T) {
 func testStreamCancel(t *testing.T, proto protocol.HubProtocol) {
 	captures := make(chan *conformance.Capture, 1)
 	_, hubURL := startServer(t, conformance.Options{Record: func(c *conformance.Capture) { captures <- c }})
-	c := signalr.NewClient(hubURL, signalr.Config{Protocol: proto})
+
+	// The CancelInvocation is written by a goroutine of its own, so the
+	// test waits for it before Stop, which would otherwise end the
+	// connection first on a busy machine.
+	cancelSent := make(chan struct{})
+	var once sync.Once
+	trace := func(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
+		var m protocol.Message
+		framer := protocol.Framer{Format: proto.TransferFormat()}
+		if dir != signalr.Sent || framer.Feed(data) != nil {
+			return
+		}
+		for payload, err := framer.Next(); payload != nil && err == nil; payload, err = framer.Next() {
+			if proto.ParseMessage(payload, &m) == nil && m.Type == protocol.TypeCancelInvocation {
+				once.Do(func() { close(cancelSent) })
+			}
+		}
+	}
+	c := signalr.NewClient(hubURL, signalr.Config{Protocol: proto, Trace: trace})
 	if err := c.Start(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -460,6 +478,11 @@ func testStreamCancel(t *testing.T, proto protocol.HubProtocol) {
 		t.Errorf("Add after a canceled stream = %d, %v", sum, err)
 	}
 
+	select {
+	case <-cancelSent:
+	case <-testContext(t).Done():
+		t.Error("the client sent no CancelInvocation")
+	}
 	c.Stop(testContext(t))
 	capture := <-captures
 	if !slices.Contains(capturedTypes(t, capture, proto), protocol.TypeCancelInvocation) {
