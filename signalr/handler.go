@@ -224,8 +224,9 @@ func (q *handlerQueue) handle(m *protocol.Message) {
 		reply.Result, reply.HasResult = raw, true
 	default:
 		// As in the JavaScript client, a nil result means the handler
-		// provided none. A handler returns protocol.RawValue("null") to
-		// reply with a null result.
+		// provided none. A handler replies with a null result by returning
+		// protocol.RawValue("null") over JSON or protocol.RawValue{0xc0}
+		// over MessagePack.
 		reply.Error, reply.HasError = noResultText, true
 	}
 	if werr := q.conn.write(q.ctx, &reply); werr != nil {

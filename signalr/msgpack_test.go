@@ -402,7 +402,7 @@ func TestMessagePackMalformedServerMessage(t *testing.T) {
 		message []byte // sent after the handshake, framing included
 		want    error
 	}{
-		{"never-used byte", frame("\xc1"), protocol.ErrWrongType},
+		{"never-used byte", frame("\xc1"), protocol.ErrInvalidMessagePack},
 		{"not an array", frame("\x06"), protocol.ErrWrongType},
 		{"type as string", frame("\x91\xa11"), protocol.ErrWrongType},
 		{"empty message", frame(""), protocol.ErrInvalidMessage},

@@ -16,11 +16,20 @@ func mpUnexpectedEnd(i int) *MessageError {
 }
 
 func mpWrongType(data []byte, i int, property, want string) *MessageError {
+	if data[i] == 0xc1 {
+		return mpNeverUsed(i)
+	}
 	detail := "must be " + want + ", not " + mpKind(data[i])
 	if property == "" {
 		detail = "message is a MessagePack " + mpKind(data[i]) + ", not an array"
 	}
 	return newError(ErrWrongType, i, property, detail)
+}
+
+// mpNeverUsed reports the byte 0xc1, the only one that starts no
+// MessagePack value.
+func mpNeverUsed(i int) *MessageError {
+	return newError(ErrInvalidMessagePack, i, "", "byte 0xc1 does not start a value")
 }
 
 // mpKind names the MessagePack type that starts with byte c.
@@ -267,8 +276,7 @@ func mpSkip(data []byte, i, depth int) (int, *MessageError) {
 		size, err = mpLength(data, i+1, 4)
 		size, i = size+1, i+5
 	default:
-		// 0xc1 is the only byte MessagePack never uses.
-		return 0, newError(ErrInvalidMessagePack, i, "", "byte 0xc1 does not start a value")
+		return 0, mpNeverUsed(i)
 	}
 	if err != nil {
 		return 0, err
