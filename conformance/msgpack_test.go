@@ -460,7 +460,7 @@ func TestMessagePackMalformedMessages(t *testing.T) {
 		{"array shorter than its header", "\x95\x01\x80", prefix + "signalr/protocol: invalid MessagePack"},
 		{"array too short", "\x93\x03\x80\xa11", prefix + "signalr/protocol: missing required property"},
 		{"type as string", "\x91\xa11", prefix + "signalr/protocol: property has the wrong type"},
-		{"invalid byte as invocation id", "\x95\x01\x80\xc1", prefix + "signalr/protocol: property has the wrong type"},
+		{"invalid byte as invocation id", "\x95\x01\x80\xc1", prefix + "signalr/protocol: invalid MessagePack"},
 		{"invalid byte in arguments", "\x96\x01\x80\xc0\xa1A\x91\xc1\x90", prefix + "signalr/protocol: invalid MessagePack"},
 		{"bytes after the array", "\x91\x06\x00", prefix + "signalr/protocol: invalid message"},
 		{"empty", "", prefix + "signalr/protocol: invalid message"},
@@ -472,7 +472,7 @@ func TestMessagePackMalformedMessages(t *testing.T) {
 			c.sendFrame(ws.OpBinary, true, protocol.AppendFrame(nil, []byte(tt.payload)))
 			m := c.nextMessage()
 			if m.Type != protocol.TypeClose || !m.HasError || !strings.HasPrefix(m.Error, tt.want) || m.AllowReconnect {
-				t.Errorf("message = %+v; want a Close with an error starting with %q", m, tt.want)
+				t.Errorf("got %v (error %q, allowReconnect %v); want a Close with an error starting with %q", m.Type, m.Error, m.AllowReconnect, tt.want)
 			}
 			c.expectServerClosed()
 		})
