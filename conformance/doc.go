@@ -6,7 +6,7 @@
 // over WebSockets: negotiate (versions 0 and 1, redirects, errors), skip
 // negotiation, the handshake, the JSON and MessagePack hub protocols,
 // keep-alive, client timeout, invocations, streams in both directions,
-// client results and Close. It is an
+// client results and Close. It is a
 // [net/http.Handler], so it can be mounted in any HTTP server, and
 // [Server.Listen] starts it on a loopback port the way httptest does:
 //

@@ -21,8 +21,9 @@ const (
 const DefaultMaxHandlerQueue = 10000
 
 // Config configures a [Client]. The zero value works; each field documents
-// its default. A Config must not be changed after it was passed to
-// [NewClient], which keeps its own copy.
+// its default. [NewClient] copies the Config, so changing it afterwards has
+// no effect on the client. Values it refers to, such as the HTTPClient or
+// the TLSConfig, are shared and must not change while the client uses them.
 type Config struct {
 	// Protocol is the hub protocol. Nil means [protocol.JSON].
 	Protocol protocol.HubProtocol

@@ -2,7 +2,7 @@ package signalr
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -381,7 +381,7 @@ func (conn *connection) writeCall(ctx context.Context, typ protocol.MessageType,
 		default:
 			var err error
 			if conn.argBuf, err = conn.proto.AppendValue(conn.argBuf, v); err != nil {
-				return errors.Join(errors.New("signalr: encoding argument "+strconv.Itoa(len(conn.argEnd))+" of "+target), err)
+				return fmt.Errorf("signalr: encoding argument %d of %s: %w", len(conn.argEnd), target, err)
 			}
 			conn.argEnd = append(conn.argEnd, len(conn.argBuf))
 		}

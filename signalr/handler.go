@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/hubwire/hubwire/signalr/protocol"
@@ -40,7 +41,7 @@ type Invocation struct {
 // does in the official clients.
 func (inv *Invocation) Decode(dst ...any) error {
 	if len(dst) != len(inv.Arguments) {
-		return fmt.Errorf("signalr: invocation of %s provides %d arguments; handler expects %d", inv.Target, len(inv.Arguments), len(dst))
+		return fmt.Errorf("signalr: invocation of %s provides %s; the handler decodes %d", inv.Target, countOf(len(inv.Arguments), "argument"), len(dst))
 	}
 	for i, d := range dst {
 		if err := inv.proto.Unmarshal(inv.Arguments[i], d); err != nil {
@@ -256,4 +257,12 @@ func appendLower(dst []byte, s string) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// countOf returns n and noun, in the plural unless n is 1.
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -557,3 +557,32 @@ func TestLogsContainNoToken(t *testing.T) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestResultDecodeErrors(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, proto protocol.HubProtocol) {
+		_, hubURL := startServer(t, conformance.Options{})
+		c := startClient(t, hubURL, signalr.Config{Protocol: proto})
+		ctx := testContext(t)
+
+		var s string
+		err := c.Invoke(ctx, "Add", &s, 1, 2)
+		if err == nil || !strings.Contains(err.Error(), "decoding the result of Add into *string") {
+			t.Errorf("Invoke(Add) into *string: error %v; want one naming the method and the type", err)
+		}
+
+		var small int8
+		err = c.Invoke(ctx, "Add", &small, 100, 100)
+		if proto.Name() == "messagepack" && !errors.Is(err, protocol.ErrOutOfRange) {
+			t.Errorf("Invoke(Add 100+100) into *int8: error %v; want ErrOutOfRange", err)
+		}
+		if err == nil {
+			t.Errorf("Invoke(Add 100+100) into *int8 = %d; want an error", small)
+		}
+
+		for _, bad := range []any{5, (*int)(nil), "x"} {
+			if err := c.Invoke(ctx, "Add", bad, 1, 2); err == nil || !strings.Contains(err.Error(), "non-nil pointer") {
+				t.Errorf("Invoke(Add) into %#v: error %v; want one about a non-nil pointer", bad, err)
+			}
+		}
+	})
+}

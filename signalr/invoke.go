@@ -2,6 +2,8 @@ package signalr
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -11,13 +13,17 @@ import (
 // Invoke calls the hub method target with args and waits for its
 // Completion. It decodes the result into result, a pointer, unless result is
 // nil; a *protocol.RawValue receives the raw result and reuses its capacity.
-// A hub error is returned as a [*HubError].
+// When the hub method returns nothing, result is left unchanged, except that
+// a *protocol.RawValue is emptied. A hub error is returned as a [*HubError].
 //
 // Arguments of type protocol.RawValue are written as they are; others are
 // encoded by the hub protocol. An argument of type *ClientStream uploads a
 // client-to-server stream. When ctx ends first, Invoke returns ctx.Err()
 // and ignores the Completion if it arrives later.
 func (c *Client) Invoke(ctx context.Context, target string, result any, args ...any) error {
+	if err := checkResultPointer(result); err != nil {
+		return err
+	}
 	conn := c.current()
 	if conn == nil {
 		return ErrNotConnected
@@ -51,10 +57,24 @@ func (c *Client) Invoke(ctx context.Context, target string, result any, args ...
 	stopUploads(streams)
 	err = cl.err
 	if err == nil && result != nil {
-		err = decodeResult(conn.proto, cl.result, cl.hasResult, result)
+		if err = decodeResult(conn.proto, cl.result, cl.hasResult, result); err != nil {
+			err = fmt.Errorf("signalr: decoding the result of %s into %T: %w", target, result, err)
+		}
 	}
 	putCall(cl)
 	return err
+}
+
+// checkResultPointer rejects a result destination that Invoke could not
+// decode into, before the hub runs the call.
+func checkResultPointer(result any) error {
+	if result == nil {
+		return nil
+	}
+	if v := reflect.ValueOf(result); v.Kind() != reflect.Pointer || v.IsNil() {
+		return fmt.Errorf("signalr: the result of Invoke must be nil or a non-nil pointer, not %T", result)
+	}
+	return nil
 }
 
 // decodeResult decodes a Completion's result into dst.
@@ -213,7 +233,12 @@ func (s *Stream) Next() bool {
 func (s *Stream) Item() protocol.RawValue { return s.current }
 
 // Decode decodes the current item into v.
-func (s *Stream) Decode(v any) error { return s.conn.proto.Unmarshal(s.current, v) }
+func (s *Stream) Decode(v any) error {
+	if err := s.conn.proto.Unmarshal(s.current, v); err != nil {
+		return fmt.Errorf("signalr: decoding a stream item into %T: %w", v, err)
+	}
+	return nil
+}
 
 // Err returns why the stream ended: nil after a normal end, a [*HubError],
 // the ctx error after cancellation, or an error wrapping

@@ -26,6 +26,10 @@ var (
 	// the protocol, such as a Completion with both a result and an error.
 	ErrInvalidMessage = errors.New("signalr/protocol: invalid message")
 
+	// ErrOutOfRange reports a number that does not fit the Go variable it
+	// is decoded into.
+	ErrOutOfRange = errors.New("signalr/protocol: number out of range")
+
 	// ErrMessageTooLarge reports a message, or an incomplete message still
 	// being buffered, larger than the configured maximum message size.
 	ErrMessageTooLarge = errors.New("signalr/protocol: message too large")

@@ -1,14 +1,9 @@
 package protocol
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"math"
 	"strconv"
-	"sync"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
@@ -25,10 +20,8 @@ import (
 // end of a message array.
 //
 // Arguments, stream items and results stay raw MessagePack. Unmarshal and
-// AppendValue use github.com/vmihailenco/msgpack/v5: struct fields take
-// their names from msgpack tags and fall back to json tags, so one struct
-// type can serve both hub protocols. A MessagePack timestamp decodes into a
-// time.Time in the local time zone.
+// AppendValue use github.com/vmihailenco/msgpack/v5, with the differences
+// from the JSON hub protocol that [MessagePack.Unmarshal] lists.
 type MessagePack struct{}
 
 var _ HubProtocol = MessagePack{}
@@ -513,80 +506,4 @@ func mpAppendInt(dst []byte, v int64) []byte {
 	}
 	return append(dst, msgpcode.Int64, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32),
 		byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-
-// mpDecoder is a pooled decoder with the settings of this package.
-type mpDecoder struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
-}
-
-var mpDecoderPool = sync.Pool{New: func() any {
-	d := &mpDecoder{dec: msgpack.NewDecoder(nil)}
-	d.dec.SetCustomStructTag("json")
-	d.dec.UseLooseInterfaceDecoding(true)
-	return d
-}}
-
-// Unmarshal decodes a MessagePack value with github.com/vmihailenco/msgpack/v5.
-// An empty value decodes as nil. Integers decoded into an interface value
-// become int64 or uint64, and floats float64.
-func (MessagePack) Unmarshal(data RawValue, v any) error {
-	if len(data) == 0 {
-		data = RawValue{msgpcode.Nil}
-	}
-	d := mpDecoderPool.Get().(*mpDecoder)
-	defer mpDecoderPool.Put(d)
-	d.r.Reset(data)
-	d.dec.ResetReader(&d.r)
-	err := d.dec.Decode(v)
-	if err == nil && d.r.Len() != 0 {
-		err = errors.New("signalr/protocol: " + strconv.Itoa(d.r.Len()) + " bytes after the MessagePack value")
-	}
-	d.r.Reset(nil)
-	return err
-}
-
-// appendWriter is an io.Writer that appends to a byte slice.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-func (w *appendWriter) WriteByte(c byte) error {
-	w.b = append(w.b, c)
-	return nil
-}
-
-var _ io.ByteWriter = (*appendWriter)(nil)
-
-// mpEncoder is a pooled encoder with the settings of this package.
-type mpEncoder struct {
-	w   appendWriter
-	enc *msgpack.Encoder
-}
-
-var mpEncoderPool = sync.Pool{New: func() any {
-	e := &mpEncoder{}
-	e.enc = msgpack.NewEncoder(&e.w)
-	e.enc.SetCustomStructTag("json")
-	e.enc.UseCompactInts(true)
-	return e
-}}
-
-// AppendValue appends v encoded by github.com/vmihailenco/msgpack/v5, with
-// integers in their shortest form.
-func (MessagePack) AppendValue(dst []byte, v any) ([]byte, error) {
-	e := mpEncoderPool.Get().(*mpEncoder)
-	defer mpEncoderPool.Put(e)
-	e.w.b = dst
-	err := e.enc.Encode(v)
-	out := e.w.b
-	e.w.b = nil
-	if err != nil {
-		return dst, err
-	}
-	return out, nil
 }
