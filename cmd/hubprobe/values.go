@@ -176,15 +176,33 @@ const (
 	mpExt
 )
 
-// errTruncated reports a MessagePack value that ends early.
-var errTruncated = errors.New("the MessagePack value ends early")
+// invalidMessagePack returns the error for invalid MessagePack at offset
+// i of a value. It has the type and wording of the errors of the
+// MessagePack hub protocol parser, so that the same bad byte reads the same
+// in every command.
+func invalidMessagePack(i int, detail string) error {
+	return &protocol.MessageError{Offset: i, Detail: detail, Err: protocol.ErrInvalidMessagePack}
+}
+
+// truncated returns the error for a value that data ends inside.
+func truncated(data []byte) error {
+	return invalidMessagePack(len(data), "unexpected end of data")
+}
+
+// plural returns n and the noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 // readMPHeader reads the header of the value at data[i]. It checks that
 // the payload fits in data and that an array or map does not claim more
 // elements than there are bytes left.
 func readMPHeader(data []byte, i int) (mpHeader, error) {
 	if i >= len(data) {
-		return mpHeader{}, errTruncated
+		return mpHeader{}, truncated(data)
 	}
 	c := data[i]
 	h := mpHeader{code: c, body: i + 1}
@@ -223,11 +241,11 @@ func readMPHeader(data []byte, i int) (mpHeader, error) {
 	case c == msgpcode.Ext8 || c == msgpcode.Ext16 || c == msgpcode.Ext32:
 		h.kind, width = mpExt, 1<<(c-msgpcode.Ext8)
 	default:
-		return mpHeader{}, fmt.Errorf("byte 0x%02x at offset %d does not start a MessagePack value", c, i)
+		return mpHeader{}, invalidMessagePack(i, fmt.Sprintf("byte 0x%02x does not start a value", c))
 	}
 	if width > 0 {
 		if len(data)-h.body < width {
-			return mpHeader{}, errTruncated
+			return mpHeader{}, truncated(data)
 		}
 		var n uint64
 		for _, b := range data[h.body : h.body+width] {
@@ -242,13 +260,13 @@ func readMPHeader(data []byte, i int) (mpHeader, error) {
 	}
 	if h.kind == mpExt {
 		if h.body >= len(data) {
-			return mpHeader{}, errTruncated
+			return mpHeader{}, truncated(data)
 		}
 		h.ext = int8(data[h.body])
 		h.body++
 	}
 	if h.size > len(data)-h.body {
-		return mpHeader{}, errTruncated
+		return mpHeader{}, truncated(data)
 	}
 	// Every element takes at least one byte, so a larger count cannot be
 	// satisfied; rejecting it now avoids a long loop.
@@ -257,7 +275,7 @@ func readMPHeader(data []byte, i int) (mpHeader, error) {
 		elements *= 2
 	}
 	if elements > len(data)-h.body {
-		return mpHeader{}, errTruncated
+		return mpHeader{}, truncated(data)
 	}
 	return h, nil
 }
@@ -275,7 +293,7 @@ func messagePackToJSON(data []byte) (json.RawMessage, error) {
 		return nil, err
 	}
 	if next != len(data) {
-		return nil, fmt.Errorf("%d bytes after the MessagePack value", len(data)-next)
+		return nil, invalidMessagePack(next, plural(len(data)-next, "byte")+" after the value")
 	}
 	return out, nil
 }
@@ -317,7 +335,7 @@ func appendJSONValue(dst, data []byte, i, depth int) ([]byte, int, error) {
 // object.
 func appendJSONContainer(dst, data []byte, h mpHeader, depth int) ([]byte, int, error) {
 	if depth >= maxValueDepth {
-		return dst, 0, errors.New("the MessagePack value nests too deeply")
+		return dst, 0, invalidMessagePack(h.body, "values nest too deeply")
 	}
 	open, end := byte('['), byte(']')
 	if h.kind == mpMap {

@@ -134,16 +134,16 @@ func TestMessagePackToJSONErrors(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"empty", nil, "ends early"},
-		{"unused byte", []byte{0xc1}, "byte 0xc1"},
-		{"truncated string", []byte{0xa3, 'a'}, "ends early"},
-		{"truncated length", []byte{0xda, 0x01}, "ends early"},
-		{"truncated array", []byte{0x92, 0x01}, "ends early"},
-		{"huge array count", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, "ends early"},
-		{"huge map count", []byte{0xdf, 0xff, 0xff, 0xff, 0xff, 0x01}, "ends early"},
-		{"huge extension", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 0x01}, "ends early"},
-		{"trailing bytes", []byte{0x01, 0x02}, "1 bytes after"},
-		{"deep nesting", deep, "nests too deeply"},
+		{"empty", nil, "unexpected end of data"},
+		{"unused byte", []byte{0xc1}, "signalr/protocol: invalid MessagePack at offset 0: byte 0xc1 does not start a value"},
+		{"truncated string", []byte{0xa3, 'a'}, "unexpected end of data"},
+		{"truncated length", []byte{0xda, 0x01}, "unexpected end of data"},
+		{"truncated array", []byte{0x92, 0x01}, "unexpected end of data"},
+		{"huge array count", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, "unexpected end of data"},
+		{"huge map count", []byte{0xdf, 0xff, 0xff, 0xff, 0xff, 0x01}, "unexpected end of data"},
+		{"huge extension", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 0x01}, "unexpected end of data"},
+		{"trailing bytes", []byte{0x01, 0x02}, "invalid MessagePack at offset 1: 1 byte after the value"},
+		{"deep nesting", deep, "values nest too deeply"},
 	} {
 		_, err := messagePackToJSON(tt.data)
 		if check.True(t, err != nil, "%s: no error", tt.name) {
