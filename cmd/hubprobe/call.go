@@ -53,7 +53,7 @@ func runCall(env *environment, args []string) error {
 	send := fs.Bool("send", false, "send the invocation without an invocation ID and do not wait for a result")
 	stream := fs.Bool("stream", false, "call a streaming method and print each item as it arrives; Ctrl-C cancels the stream")
 	timeout := fs.Duration("timeout", 0, "maximum `duration` of the whole call, connecting included; 0 means no limit")
-	if err := parseFlags(fs, cmd, args); err != nil {
+	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {
@@ -75,8 +75,9 @@ func runCall(env *environment, args []string) error {
 	}
 	values := valueCodec{proto: cf.hubProtocol()}
 	for i, a := range callArgs {
-		if callArgs[i], err = values.fromJSON(a.(protocol.RawValue)); err != nil {
-			return usagef(cmd.name, "argument %d: %v", i+1, err)
+		text := a.(protocol.RawValue)
+		if callArgs[i], err = values.fromJSON(text); err != nil {
+			return usagef(cmd.name, "argument %d (%s): %v", i+1, shorten(string(text)), err)
 		}
 	}
 
@@ -204,23 +205,74 @@ func parseArguments(cmd *command, env *environment, data string, args []string) 
 	if err != nil {
 		return nil, fmt.Errorf("reading -d %s: %w", data, err)
 	}
-	var list []json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&list); err != nil {
-		return nil, usagef(cmd.name, "-d %s: not a JSON array of arguments: %v", shorten(data), err)
-	}
-	if dec.More() {
-		return nil, usagef(cmd.name, "-d %s: data after the JSON array", shorten(data))
+	list, err := parseArgumentArray(raw)
+	if err != nil {
+		return nil, usagef(cmd.name, "%s: %v", dataLabel(data), err)
 	}
 	out := make([]any, len(list))
 	for i, v := range list {
 		c, err := compactJSON(v)
 		if err != nil {
-			return nil, usagef(cmd.name, "-d %s: argument %d: %v", shorten(data), i+1, err)
+			return nil, usagef(cmd.name, "%s: argument %d (%s): %v", dataLabel(data), i+1, shorten(string(v)), err)
 		}
 		out[i] = c
 	}
 	return out, nil
+}
+
+// dataLabel names the -d flag in messages: with its file name for @FILE,
+// alone for inline JSON, which the shell has already shown.
+func dataLabel(data string) string {
+	if strings.HasPrefix(data, "@") {
+		return "-d " + data
+	}
+	return "-d"
+}
+
+// parseArgumentArray parses the value of -d, a JSON array with one element
+// per argument. A valid JSON value that is not an array gets an error that
+// shows how to pass it as the only argument.
+func parseArgumentArray(raw []byte) ([]json.RawMessage, error) {
+	var value json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&value); err != nil {
+		if err == io.EOF {
+			return nil, errors.New("no JSON value; give a JSON array of arguments, such as '[2, \"text\"]'")
+		}
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("data after the JSON array; give all arguments in one array")
+	}
+	if value[0] != '[' {
+		msg := fmt.Sprintf("expected a JSON array with one element per argument, such as '[2, \"text\", {\"a\":1}]', but got %s", jsonKind(value[0]))
+		if len(value) <= 40 {
+			msg += fmt.Sprintf("; to pass it as the only argument, put it in brackets: '[%s]'", value)
+		} else {
+			msg += "; to pass it as the only argument, put it in brackets"
+		}
+		return nil, errors.New(msg)
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(value, &list); err != nil {
+		return nil, fmt.Errorf("not a JSON array of arguments: %v", err)
+	}
+	return list, nil
+}
+
+// jsonKind names the kind of JSON value that starts with the byte c.
+func jsonKind(c byte) string {
+	switch c {
+	case '{':
+		return "a JSON object"
+	case '"':
+		return "a JSON string"
+	case 't', 'f':
+		return "a JSON boolean"
+	case 'n':
+		return "JSON null"
+	}
+	return "a JSON number"
 }
 
 func compactJSON(v []byte) (protocol.RawValue, error) {

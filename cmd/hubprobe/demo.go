@@ -32,7 +32,7 @@ func runDemo(env *environment, args []string) error {
 	fs := newFlagSet(env, cmd, demoDescription)
 	var cf connFlags
 	cf.registerOutput(fs)
-	if err := parseFlags(fs, cmd, args); err != nil {
+	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -45,9 +45,14 @@ func hasFlags(fs *flag.FlagSet) bool {
 }
 
 // parseFlags parses args with fs. It returns errHelpShown after -h and a
-// usage error for an invalid flag.
-func parseFlags(fs *flag.FlagSet, cmd *command, args []string) error {
+// usage error for an invalid flag. When the command has a --json flag that
+// is set, errors are reported as JSON from then on, even if a later flag
+// is invalid.
+func parseFlags(env *environment, fs *flag.FlagSet, cmd *command, args []string) error {
 	err := fs.Parse(args)
+	if f := fs.Lookup("json"); f != nil && f.Value.String() == "true" {
+		env.jsonErrors = true
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return errHelpShown
 	}
@@ -118,7 +123,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *connFlags) registerOutput(fs *flag.FlagSet) {
-	fs.BoolVar(&f.json, "json", false, "print one JSON object per line instead of text")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per line instead of text; an error that ends the command is printed as {\"event\":\"error\",...} on stdout, with the same exit status")
 	fs.BoolVar(&f.verbose, "v", false, "trace the connection to stderr: HTTP requests, client log records at debug level and every WebSocket message in both directions ('> ws' sent, '< ws' received), escaped as in a capture file and, for a binary message, followed by its MessagePack hub messages as JSON; known secrets are redacted")
 	fs.StringVar(&f.record, "record", "", "write the WebSocket messages of the session as a capture to `FILE` when it ends, readable by 'hubprobe replay'; known secrets are redacted")
 }

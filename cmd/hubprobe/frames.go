@@ -138,6 +138,10 @@ const (
 type binaryPart struct {
 	kind int
 	data []byte // without the record separator or the length prefix
+
+	// handshake reports that an incomplete part is the start of the
+	// handshake, which a record separator ends.
+	handshake bool
 }
 
 // splitBinaryMessage splits a binary WebSocket message into its parts.
@@ -147,7 +151,7 @@ func splitBinaryMessage(data []byte, handshake bool) []binaryPart {
 	if handshake {
 		record, rest, ok := protocol.SplitRecord(data)
 		if !ok {
-			return []binaryPart{{kind: partIncomplete, data: data}}
+			return []binaryPart{{kind: partIncomplete, data: data, handshake: true}}
 		}
 		parts = append(parts, binaryPart{kind: partHandshake, data: record})
 		data = rest
@@ -164,19 +168,25 @@ func splitBinaryMessage(data []byte, handshake bool) []binaryPart {
 }
 
 // describe returns the part as one line of text: a hub message as JSON
-// converted from MessagePack, anything else escaped.
+// converted from MessagePack, anything else escaped. The error of a hub
+// message that does not convert is the parser error of the MessagePack hub
+// protocol, the one 'replay --check' reports, where the parser finds one.
 func (p binaryPart) describe() string {
 	switch p.kind {
 	case partHubMessage:
 		v, err := messagePackToJSON(p.data)
-		if err != nil {
-			return fmt.Sprintf("invalid MessagePack (%v): %s", err, conformance.AppendEscaped(nil, p.data))
+		if err == nil {
+			return string(v)
 		}
-		return string(v)
+		var m protocol.Message
+		if parseErr := (protocol.MessagePack{}).ParseMessage(p.data, &m); parseErr != nil {
+			err = parseErr
+		}
+		return describeInvalid(err, p.data)
 	case partHandshake:
 		return string(conformance.AppendEscaped(nil, p.data))
 	}
-	return fmt.Sprintf("incomplete hub message of %d bytes: %s", len(p.data), conformance.AppendEscaped(nil, p.data))
+	return describeInvalid(incompleteError(p.data, p.handshake), p.data)
 }
 
 // splitBinary splits one hub message, with its varint length prefix, off

@@ -40,7 +40,7 @@ func runListen(env *environment, args []string) error {
 	timeout := fs.Duration("timeout", 0, "stop after this `duration`, connecting included; 0 means no limit")
 	resultFlag := fs.String("result", "null", "the `JSON` value sent back when the server waits for a result")
 	errorFlag := fs.String("error", "", "send this error `text` back instead of a result when the server waits for one")
-	if err := parseFlags(fs, cmd, args); err != nil {
+	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {

@@ -24,7 +24,7 @@ import (
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailure = 1 // the hub, the connection or the input failed
+	exitFailure = 1 // the command failed; exitStatusHelp lists the causes
 	exitUsage   = 2 // the command line is invalid
 )
 
@@ -79,6 +79,10 @@ type environment struct {
 	stdin   io.Reader
 	isTTY   bool
 	secrets *redactor
+
+	// jsonErrors makes report print the error that ends the command as a
+	// JSON event on stdout. parseFlags sets it for --json.
+	jsonErrors bool
 }
 
 func main() {
@@ -97,7 +101,7 @@ func main() {
 // run runs the command line args and returns the exit code.
 func run(env *environment, args []string) int {
 	if len(args) == 0 {
-		printUsage(env.stderr)
+		printShortUsage(env.stderr)
 		return exitUsage
 	}
 	name, rest := args[0], args[1:]
@@ -108,14 +112,16 @@ func run(env *environment, args []string) int {
 	cmd := lookupCommand(name)
 	if cmd == nil {
 		fmt.Fprintf(env.stderr, "hubprobe: unknown command %q\n", name)
-		printUsage(env.stderr)
+		printShortUsage(env.stderr)
 		return exitUsage
 	}
 	err := cmd.run(env, rest)
 	return report(env, cmd, err)
 }
 
-// report prints err and returns the exit code it maps to.
+// report prints err and returns the exit code it maps to. With --json the
+// error goes to stdout as an event of its own, and only the usage line of
+// a usage error goes to stderr.
 func report(env *environment, cmd *command, err error) int {
 	if err == nil {
 		return exitOK
@@ -125,13 +131,41 @@ func report(env *environment, cmd *command, err error) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, ue.msg)
+		if env.jsonErrors {
+			newPrinter(env, true).print(event{Event: "error", Command: cmd.name, Error: ue.msg, Usage: "hubprobe " + cmd.usage})
+		} else {
+			fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, ue.msg)
+		}
 		fmt.Fprintf(env.stderr, "usage: hubprobe %s\nRun 'hubprobe %s -h' for its flags.\n", cmd.usage, cmd.name)
 		return exitUsage
+	}
+	if env.jsonErrors {
+		e := event{Event: "error", Command: cmd.name, Error: describeError(err)}
+		var invalid *invalidMessageError
+		if errors.As(err, &invalid) {
+			e.Line, e.Direction, e.HubMessage = invalid.line, directionName(invalid.direction), invalid.record
+		}
+		newPrinter(env, true).print(e)
+		return exitFailure
 	}
 	fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, describeError(err))
 	return exitFailure
 }
+
+// exitStatusHelp documents the exit codes in 'hubprobe help'.
+const exitStatusHelp = `Exit status:
+  0  success
+  1  the command failed: the connection could not be made or ended early,
+     the hub returned an error, a --timeout expired before the command
+     finished, a file could not be read or written, the server sent a value
+     hubprobe could not decode, or replay --check found an invalid message
+  2  the command line is invalid
+
+With --json, the error that ends a command is printed to stdout as one JSON
+object, {"event":"error","command":"call","error":"..."}, with the same
+exit status; a usage error adds a "usage" member and still prints the usage
+line to stderr.
+`
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: hubprobe COMMAND [flags] [arguments]\n\nCommands:\n")
@@ -139,14 +173,20 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
 	}
 	fmt.Fprintf(w, "  %-8s %s\n", "help", "print this text, or the flags of a command with 'hubprobe help COMMAND'")
-	fmt.Fprintf(w, "\nFlags come before the positional arguments. Exit status: 0 on success, 1 when\n"+
-		"the hub, the connection or the input failed, 2 for an invalid command line.\n")
+	fmt.Fprintf(w, "\nFlags come before the positional arguments.\n")
+}
+
+// printShortUsage prints the usage after an invalid command line.
+func printShortUsage(w io.Writer) {
+	printUsage(w)
+	fmt.Fprintf(w, "Run 'hubprobe help' for the exit status and the flags of every command.\n")
 }
 
 // runHelp prints the usage of hubprobe, or the flags of one command.
 func runHelp(env *environment, args []string) int {
 	if len(args) == 0 {
 		printUsage(env.stdout)
+		fmt.Fprintf(env.stdout, "\n%s", exitStatusHelp)
 		for _, c := range commands {
 			fmt.Fprintf(env.stdout, "\n")
 			c.run(&environment{stdout: env.stdout, stderr: env.stdout, getenv: env.getenv, secrets: env.secrets}, []string{"-h"})
@@ -156,7 +196,7 @@ func runHelp(env *environment, args []string) int {
 	cmd := lookupCommand(args[0])
 	if cmd == nil {
 		fmt.Fprintf(env.stderr, "hubprobe help: unknown command %q\n", args[0])
-		printUsage(env.stderr)
+		printShortUsage(env.stderr)
 		return exitUsage
 	}
 	cmd.run(&environment{stdout: env.stdout, stderr: env.stdout, getenv: env.getenv, secrets: env.secrets}, []string{"-h"})

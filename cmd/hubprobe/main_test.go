@@ -321,7 +321,7 @@ func TestUsageUnknownProtocol(t *testing.T) {
 func TestUsageMessagePackArgument(t *testing.T) {
 	r := runProbe(t, nil, "call", "--protocol", "messagepack", "http://127.0.0.1:1/hub", "Echo", "1", "1e400")
 	check.Equal(t, 2, r.code)
-	check.Contains(t, r.stderr, "argument 2: number 1e400 is out of the range of a float64")
+	check.Contains(t, r.stderr, `argument 2 ("1e400"): number 1e400 is out of the range of a float64`)
 }
 
 func TestCallInvalidJSONArgument(t *testing.T) {
@@ -428,7 +428,8 @@ func TestRecordReplayCheck(t *testing.T) {
 	must.NoError(t, os.WriteFile(path, []byte(broken), 0o600))
 	r = runProbe(t, nil, "replay", "--check", path)
 	check.Equal(t, 1, r.code)
-	check.Contains(t, r.stderr, "line 9, hub message 1")
+	check.Contains(t, r.stderr, "line 9 (sent by the server), hub message 1: signalr/protocol: invalid JSON at offset 39")
+	check.Contains(t, r.stderr, `; payload: {"type":3,"invocationId":"1","result":5`+"\n", "payload escaped as in the capture")
 }
 
 func TestCallRecordReplayCheck(t *testing.T) {

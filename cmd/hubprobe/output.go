@@ -130,7 +130,7 @@ func redactMessagePack(dst, data []byte, i, depth int, secrets []string) ([]byte
 		return append(dst, encoded...), h.end(), nil
 	case mpArray, mpMap:
 		if depth >= maxValueDepth {
-			return dst, 0, errors.New("the MessagePack value nests too deeply")
+			return dst, 0, invalidMessagePack(h.body, "values nest too deeply")
 		}
 		dst = append(dst, data[i:h.body]...)
 		n := h.count
@@ -185,6 +185,21 @@ type event struct {
 	Message      string            `json:"message,omitempty"`
 	URL          string            `json:"url,omitempty"`
 	ConnectionID string            `json:"connectionId,omitempty"`
+
+	// Command and Usage are set on the error that ends a command.
+	Command string `json:"command,omitempty"`
+	Usage   string `json:"usage,omitempty"`
+
+	// Line, Direction and HubMessage locate a message of a capture file:
+	// the 1-based file line, "client-to-server" or "server-to-client",
+	// and the 1-based hub message within the WebSocket message.
+	Line       int    `json:"line,omitempty"`
+	Direction  string `json:"direction,omitempty"`
+	HubMessage int    `json:"hubMessage,omitempty"`
+
+	// WebSocketMessages and HubMessages are the counts of replay --check.
+	WebSocketMessages *int `json:"webSocketMessages,omitempty"`
+	HubMessages       *int `json:"hubMessages,omitempty"`
 }
 
 // A printer writes events to stdout.
@@ -274,10 +289,13 @@ func (p *printer) text(e event) string {
 	case "error":
 		return p.paint(ansiRed, "error: ") + e.Error
 	case "frame":
+		where := fmt.Sprintf("line %d %s: ", e.Line, senderName(e.Direction))
 		if e.Item != nil {
-			return p.paint(ansiDim, e.Message+": ") + string(e.Item)
+			return p.paint(ansiDim, where) + string(e.Item)
 		}
-		return p.paint(ansiDim, e.Message+": ") + p.paint(ansiRed, e.Error)
+		return p.paint(ansiDim, where) + p.paint(ansiRed, e.Error)
+	case "checked":
+		return e.Message
 	}
 	return e.Event + " " + e.Message
 }
@@ -305,9 +323,9 @@ func describeError(err error) string {
 	var opErr *net.OpError
 	switch {
 	case errors.As(err, &hubErr):
-		return "hub error: " + hubErr.Message
+		return withHint("hub error: "+hubErr.Message, streamingHint(hubErr.Message))
 	case errors.As(err, &hsErr):
-		return "the server rejected the handshake: " + hsErr.Message
+		return withHint("the server rejected the handshake: "+hsErr.Message, handshakeHint(hsErr.Message))
 	case errors.As(err, &closeErr):
 		return closeErr.Error()
 	case errors.As(err, &statusErr) && statusErr.StatusCode == http.StatusNotFound:
@@ -320,6 +338,44 @@ func describeError(err error) string {
 		return err.Error() + "; the endpoint may not be a SignalR hub, or raise --handshake-timeout"
 	}
 	return err.Error()
+}
+
+// withHint appends hint, a sentence, to msg. An empty hint leaves msg as
+// it is.
+func withHint(msg, hint string) string {
+	if hint == "" {
+		return msg
+	}
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg + " " + hint
+}
+
+// streamingHint returns the next step for the hub error that a method was
+// invoked the wrong way for its kind. The texts are those that
+// DefaultHubDispatcher of ASP.NET Core SignalR sends, and the conformance
+// hub copies them. Other errors get no hint.
+func streamingHint(hubMessage string) string {
+	switch {
+	case strings.Contains(hubMessage, "attempted to invoke the streaming '") &&
+		strings.Contains(hubMessage, "with a non-streaming invocation"):
+		return "The method is a streaming method: call it with --stream."
+	case strings.Contains(hubMessage, "attempted to invoke the non-streaming '") &&
+		strings.Contains(hubMessage, "with a streaming invocation"):
+		return "The method returns a single result: call it without --stream."
+	}
+	return ""
+}
+
+// handshakeHint returns the next step for the handshake error of a server
+// that does not offer MessagePack, in the text that HubConnectionContext of
+// ASP.NET Core SignalR sends. Other errors get no hint.
+func handshakeHint(handshakeMessage string) string {
+	if strings.Contains(handshakeMessage, "The protocol 'messagepack' is not supported") {
+		return "The hub does not offer MessagePack: use --protocol json."
+	}
+	return ""
 }
 
 // A tracer writes the -v trace to stderr.

@@ -2,26 +2,33 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hubwire/hubwire/conformance"
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-const replayDescription = `Prints a capture file, as written by --record or the conformance server, one
-hub message per line. A MessagePack hub message is printed as the JSON
-array it converts to, as described under 'hubprobe help call'. With
---check it parses every message with the hub protocol of the capture, json
-or messagepack, instead and reports the first invalid one with its line;
-the exit status is then 1.`
+const replayDescription = `Prints a capture file, as written by --record, serve --record-dir or the
+conformance server, one hub message per line, with the file line and the
+peer that sent it. A MessagePack hub message is printed as the JSON array it
+converts to, as described under 'hubprobe help call'. An invalid hub message
+is printed with the parser's error and its payload, escaped as in the
+capture file.
+
+With --check it instead parses every hub message with the hub protocol of
+the capture, json or messagepack, and reports the first invalid one with
+its line, its sender and its place in the WebSocket message; the exit
+status is then 1. A hub message may continue in the next WebSocket message
+of the same sender.`
 
 // runReplay implements "hubprobe replay".
 func runReplay(env *environment, args []string) error {
 	cmd := lookupCommand("replay")
 	fs := newFlagSet(env, cmd, replayDescription)
 	check := fs.Bool("check", false, "parse every message with the hub protocol and report the first invalid one")
-	jsonOut := fs.Bool("json", false, "print one JSON object per message instead of text")
-	if err := parseFlags(fs, cmd, args); err != nil {
+	jsonOut := fs.Bool("json", false, "print one JSON object per line instead of text, with the members line and direction for each message; an error that ends the command is printed as {\"event\":\"error\",...} on stdout")
+	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -32,15 +39,21 @@ func runReplay(env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	p := newPrinter(env, *jsonOut)
 	if *check {
 		n, err := checkCapture(c)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		fmt.Fprintf(env.stdout, "%s: %d WebSocket messages, %d hub messages, all valid\n", path, len(c.Messages), n)
+		webSocketMessages := len(c.Messages)
+		p.print(event{
+			Event:             "checked",
+			Message:           fmt.Sprintf("%s: %d WebSocket messages, %d hub messages, all valid", path, webSocketMessages, n),
+			WebSocketMessages: &webSocketMessages,
+			HubMessages:       &n,
+		})
 		return nil
 	}
-	p := newPrinter(env, *jsonOut)
 	printCapture(p, c)
 	return nil
 }
@@ -49,87 +62,198 @@ func runReplay(env *environment, args []string) error {
 // header has the magic line, three fixed lines and the extra fields.
 func firstMessageLine(c *conformance.Capture) int { return 5 + len(c.Fields) }
 
-// An invalidMessageError names the capture line of an invalid message.
+// An invalidMessageError locates an invalid hub message in a capture file.
 type invalidMessageError struct {
-	line   int
-	record int // 1-based hub message within the WebSocket message
-	data   []byte
-	err    error
+	line      int // file line of the WebSocket message in which the hub message starts
+	direction conformance.Direction
+	record    int // 1-based hub message among those that start on line
+	data      []byte
+	err       error
 }
 
 func (e *invalidMessageError) Error() string {
-	return fmt.Sprintf("line %d, hub message %d: %v: %s", e.line, e.record, e.err, shorten(string(e.data)))
+	return fmt.Sprintf("line %d (sent by the %s), hub message %d: %s", e.line, senderName(directionName(e.direction)), e.record, describeInvalid(e.err, e.data))
+}
+
+func (e *invalidMessageError) Unwrap() error { return e.err }
+
+// describeInvalid returns the text for an invalid hub message: the error
+// and the payload, escaped as in a capture file.
+func describeInvalid(err error, data []byte) string {
+	return fmt.Sprintf("%v; payload: %s", err, escapePayload(data))
+}
+
+// maxPayloadShown is the number of payload bytes an error message shows.
+const maxPayloadShown = 64
+
+// escapePayload escapes data as in a capture file, cut after
+// maxPayloadShown bytes.
+func escapePayload(data []byte) string {
+	if len(data) <= maxPayloadShown {
+		return string(conformance.AppendEscaped(nil, data))
+	}
+	escaped := conformance.AppendEscaped(nil, data[:maxPayloadShown])
+	return fmt.Sprintf("%s... (%d bytes in all)", escaped, len(data))
+}
+
+// directionName returns the JSON name of a direction.
+func directionName(d conformance.Direction) string {
+	if d == conformance.ServerToClient {
+		return "server-to-client"
+	}
+	return "client-to-server"
+}
+
+// senderName returns the peer that sends in the direction directionName
+// returned.
+func senderName(direction string) string {
+	if direction == "server-to-client" {
+		return "server"
+	}
+	return "client"
+}
+
+// A checkState follows the hub messages of one direction of a capture.
+type checkState struct {
+	handshakeDone bool
+
+	// pending holds the start of a hub message that the next WebSocket
+	// message of the direction must continue. pendingLine and
+	// pendingRecord locate where the next hub message starts.
+	pending       []byte
+	pendingLine   int
+	pendingRecord int
 }
 
 // checkCapture parses every hub message of c, the handshake included, and
-// returns how many there were or the first invalid one.
+// returns how many there were or the first invalid one. A hub message may
+// continue in the next WebSocket message of the same direction.
 func checkCapture(c *conformance.Capture) (int, error) {
 	proto, err := captureProtocol(c)
 	if err != nil {
 		return 0, err
 	}
-	handshakeDone := map[conformance.Direction]bool{}
-	pending := map[conformance.Direction][]byte{}
-	pendingLine := map[conformance.Direction]int{}
+	states := map[conformance.Direction]*checkState{
+		conformance.ClientToServer: {},
+		conformance.ServerToClient: {},
+	}
 	count := 0
 	var m protocol.Message
 	for i, msg := range c.Messages {
 		line := firstMessageLine(c) + i
-		if msg.Format != proto.TransferFormat() && handshakeDone[msg.Direction] {
-			return count, &invalidMessageError{line: line, record: 1, data: msg.Data, err: fmt.Errorf("%s frame, but the %s protocol uses %s frames", formatName(msg.Format), proto.Name(), formatName(proto.TransferFormat()))}
+		st := states[msg.Direction]
+		if st == nil {
+			return count, fmt.Errorf("line %d: unknown direction %d", line, msg.Direction)
 		}
-		if len(pending[msg.Direction]) == 0 {
-			pendingLine[msg.Direction] = line
+		if msg.Format != proto.TransferFormat() && st.handshakeDone {
+			return count, &invalidMessageError{line: line, direction: msg.Direction, record: 1, data: msg.Data,
+				err: fmt.Errorf("%s frame, but the %s protocol uses %s frames", formatName(msg.Format), proto.Name(), formatName(proto.TransferFormat()))}
 		}
-		data := append(pending[msg.Direction], msg.Data...)
-		record := 0
+		data := msg.Data
+		if len(st.pending) == 0 {
+			st.pendingLine, st.pendingRecord = line, 1
+		} else {
+			data = append(st.pending, msg.Data...)
+		}
 		for len(data) > 0 {
-			var payload []byte
-			var ok bool
-			if !handshakeDone[msg.Direction] || proto.TransferFormat() == protocol.TransferFormatText {
-				payload, data, ok = protocol.SplitRecord(data)
-			} else {
-				payload, data, ok = splitBinary(data)
+			textFraming := !st.handshakeDone || proto.TransferFormat() == protocol.TransferFormatText
+			payload, rest, err := splitHubMessage(data, textFraming)
+			if err != nil {
+				return count, &invalidMessageError{line: st.pendingLine, direction: msg.Direction, record: st.pendingRecord, data: data, err: err}
 			}
-			if !ok {
+			if payload == nil {
 				break
 			}
-			record++
 			count++
-			if err := parseOne(proto, msg.Direction, handshakeDone, payload, &m); err != nil {
-				return count, &invalidMessageError{line: pendingLine[msg.Direction], record: record, data: payload, err: err}
+			if err := parseOne(proto, msg.Direction, !st.handshakeDone, payload, &m); err != nil {
+				return count, &invalidMessageError{line: st.pendingLine, direction: msg.Direction, record: st.pendingRecord, data: payload, err: err}
 			}
-			pendingLine[msg.Direction] = line
+			st.handshakeDone = true
+			// The next hub message starts in this WebSocket message.
+			if st.pendingLine == line {
+				st.pendingRecord++
+			} else {
+				st.pendingLine, st.pendingRecord = line, 1
+			}
+			data = rest
 		}
-		pending[msg.Direction] = append([]byte(nil), data...)
+		st.pending = append([]byte(nil), data...)
 	}
-	for dir, rest := range pending {
-		if len(rest) > 0 {
-			return count, &invalidMessageError{line: pendingLine[dir], record: 1, data: rest, err: fmt.Errorf("incomplete hub message at the end of the capture")}
+	for _, dir := range []conformance.Direction{conformance.ClientToServer, conformance.ServerToClient} {
+		st := states[dir]
+		if len(st.pending) == 0 {
+			continue
 		}
+		textFraming := !st.handshakeDone || proto.TransferFormat() == protocol.TransferFormatText
+		err := fmt.Errorf("%w, and no later %s message continues it", incompleteError(st.pending, textFraming), senderName(directionName(dir)))
+		return count, &invalidMessageError{line: st.pendingLine, direction: dir, record: st.pendingRecord, data: st.pending, err: err}
 	}
 	return count, nil
 }
 
-// parseOne parses one hub message payload: the first of each direction as
-// the handshake, the others with proto.
-func parseOne(proto protocol.HubProtocol, dir conformance.Direction, handshakeDone map[conformance.Direction]bool, payload []byte, m *protocol.Message) error {
-	if handshakeDone[dir] {
-		if err := proto.ParseMessage(payload, m); err != nil {
+// splitHubMessage splits the first hub message off data: a record that
+// ends with the record separator when textFraming is set, otherwise a
+// MessagePack hub message after its varint length prefix. It returns a nil
+// payload when data holds no whole hub message, and an error for an
+// invalid length prefix.
+func splitHubMessage(data []byte, textFraming bool) (payload, rest []byte, err error) {
+	if textFraming {
+		payload, rest, ok := protocol.SplitRecord(data)
+		if !ok {
+			return nil, data, nil
+		}
+		if payload == nil {
+			payload = []byte{}
+		}
+		return payload, rest, nil
+	}
+	n, size, err := protocol.ConsumeVarint(data)
+	if err != nil {
+		return nil, data, err
+	}
+	if size == 0 || n > len(data)-size {
+		return nil, data, nil
+	}
+	return data[size : size+n], data[size+n:], nil
+}
+
+// incompleteError describes bytes that form no whole hub message: with
+// textFraming a record without its separator, otherwise a MessagePack hub
+// message shorter than its length prefix announces. An invalid length
+// prefix gets the error of the prefix instead.
+func incompleteError(data []byte, textFraming bool) error {
+	if textFraming {
+		return errors.New("incomplete hub message: no record separator (0x1e) ends it")
+	}
+	n, size, err := protocol.ConsumeVarint(data)
+	switch {
+	case err != nil:
+		return err
+	case size == 0:
+		return errors.New("incomplete hub message: its length prefix is cut off")
+	}
+	return fmt.Errorf("incomplete hub message: its length prefix announces %s, but %s follow",
+		plural(n, "byte"), plural(len(data)-size, "byte"))
+}
+
+// parseOne parses one hub message payload: the handshake when handshake
+// is set, otherwise a hub message of proto.
+func parseOne(proto protocol.HubProtocol, dir conformance.Direction, handshake bool, payload []byte, m *protocol.Message) error {
+	if handshake {
+		if dir == conformance.ClientToServer {
+			_, err := protocol.ParseHandshakeRequest(payload)
 			return err
 		}
-		if !m.Type.IsKnown() {
-			return fmt.Errorf("unknown message type %d", int(m.Type))
-		}
-		return nil
-	}
-	handshakeDone[dir] = true
-	if dir == conformance.ClientToServer {
-		_, err := protocol.ParseHandshakeRequest(payload)
+		_, err := protocol.ParseHandshakeResponse(payload)
 		return err
 	}
-	_, err := protocol.ParseHandshakeResponse(payload)
-	return err
+	if err := proto.ParseMessage(payload, m); err != nil {
+		return err
+	}
+	if !m.Type.IsKnown() {
+		return fmt.Errorf("unknown message type %d", int(m.Type))
+	}
+	return nil
 }
 
 func captureProtocol(c *conformance.Capture) (protocol.HubProtocol, error) {
@@ -151,7 +275,8 @@ func formatName(f protocol.TransferFormat) string {
 
 // printCapture prints each hub message of c on one line, with its
 // direction. A MessagePack hub message is printed as the JSON array it
-// converts to.
+// converts to. An invalid hub message is printed with the error of the
+// hub protocol parser and its escaped payload.
 func printCapture(p *printer, c *conformance.Capture) {
 	header := fmt.Sprintf("capture: protocol %q", c.Protocol)
 	if c.Scenario != "" {
@@ -164,61 +289,61 @@ func printCapture(p *printer, c *conformance.Capture) {
 	handshakeSeen := map[conformance.Direction]bool{}
 	for i, msg := range c.Messages {
 		line := firstMessageLine(c) + i
-		from := "client"
-		if msg.Direction == conformance.ServerToClient {
-			from = "server"
-		}
-		if msg.Format == protocol.TransferFormatBinary {
-			for _, part := range splitBinaryMessage(msg.Data, !handshakeSeen[msg.Direction]) {
-				p.print(binaryFrameEvent(line, from, part))
-			}
-		} else {
-			for _, payload := range splitRecords(msg.Data) {
-				p.print(frameEvent(line, from, payload))
-			}
-		}
+		handshake := !handshakeSeen[msg.Direction]
 		handshakeSeen[msg.Direction] = true
+		at := event{Event: "frame", Line: line, Direction: directionName(msg.Direction)}
+		if msg.Format == protocol.TransferFormatBinary {
+			for _, part := range splitBinaryMessage(msg.Data, handshake) {
+				if part.kind == partHandshake {
+					p.print(textFrameEvent(at, msg.Direction, true, part.data, true))
+				} else {
+					p.print(binaryFrameEvent(at, part))
+				}
+			}
+			continue
+		}
+		data := msg.Data
+		for first := true; len(data) > 0; first = false {
+			payload, rest, ok := protocol.SplitRecord(data)
+			if !ok {
+				p.print(textFrameEvent(at, msg.Direction, handshake && first, data, false))
+				break
+			}
+			p.print(textFrameEvent(at, msg.Direction, handshake && first, payload, true))
+			data = rest
+		}
 	}
 }
 
-// binaryFrameEvent returns the event of one part of a binary message.
-func binaryFrameEvent(line int, from string, part binaryPart) event {
-	if part.kind == partHandshake {
-		return frameEvent(line, from, part.data)
-	}
-	e := event{Event: "frame", Message: fmt.Sprintf("line %d %s", line, from)}
+// binaryFrameEvent fills at with one MessagePack part of a binary message.
+func binaryFrameEvent(at event, part binaryPart) event {
 	if part.kind == partHubMessage {
 		if v, err := messagePackToJSON(part.data); err == nil {
-			e.Item = v
-			return e
+			at.Item = v
+			return at
 		}
 	}
-	e.Error = part.describe()
-	return e
+	at.Error = part.describe()
+	return at
 }
 
-// splitRecords splits a text message into its hub messages. Bytes after
-// the last record separator are returned as the last element.
-func splitRecords(data []byte) [][]byte {
-	var out [][]byte
-	for len(data) > 0 {
-		payload, rest, ok := protocol.SplitRecord(data)
-		if !ok {
-			out = append(out, data)
-			break
-		}
-		out = append(out, payload)
-		data = rest
+// textFrameEvent fills at with one JSON record, the handshake when
+// handshake is set. complete reports that a record separator ended it.
+func textFrameEvent(at event, dir conformance.Direction, handshake bool, payload []byte, complete bool) event {
+	if complete && json.Valid(payload) {
+		at.Item = append(json.RawMessage(nil), payload...)
+		return at
 	}
-	return out
-}
-
-func frameEvent(line int, from string, payload []byte) event {
-	e := event{Event: "frame", Message: fmt.Sprintf("line %d %s", line, from)}
-	if json.Valid(payload) {
-		e.Item = append(json.RawMessage(nil), payload...)
+	var err error
+	if complete {
+		var m protocol.Message
+		err = parseOne(protocol.JSON{}, dir, handshake, payload, &m)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 	} else {
-		e.Error = string(conformance.AppendEscaped(nil, payload))
+		err = incompleteError(payload, true)
 	}
-	return e
+	at.Error = describeInvalid(err, payload)
+	return at
 }
