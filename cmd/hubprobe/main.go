@@ -8,6 +8,7 @@
 //	hubprobe call [flags] URL METHOD [ARG...]
 //	hubprobe listen [flags] URL [TARGET...]
 //	hubprobe replay [--check] FILE
+//	hubprobe serve [flags]
 //	hubprobe help [COMMAND]
 //
 // Flags come before the positional arguments. Run "hubprobe help" for the
@@ -57,6 +58,7 @@ func init() {
 		{"call", "call [flags] URL METHOD [ARG...]", "invoke a hub method and print its result or stream items", runCall},
 		{"listen", "listen [flags] URL [TARGET...]", "print the invocations the server sends to the client, or to the named client methods", runListen},
 		{"replay", "replay [--check] FILE", "print a recorded session, or check every frame with --check", runReplay},
+		{"serve", "serve [flags]", "run the reference hub on a loopback address until Ctrl-C, to try the other commands against", runServe},
 	}
 }
 
@@ -158,7 +160,8 @@ const exitStatusHelp = `Exit status:
   1  the command failed: the connection could not be made or ended early,
      the hub returned an error, a --timeout expired before the command
      finished, a file could not be read or written, the server sent a value
-     hubprobe could not decode, or replay --check found an invalid message
+     hubprobe could not decode, replay --check found an invalid message, or
+     serve could not listen
   2  the command line is invalid
 
 With --json, the error that ends a command is printed to stdout as one JSON

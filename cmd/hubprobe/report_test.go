@@ -64,6 +64,7 @@ func TestHelpExitStatus(t *testing.T) {
 	r := runProbe(t, nil, "help")
 	must.Equal(t, 0, r.code)
 	check.Contains(t, r.stdout, exitStatusHelp)
+	check.Contains(t, r.stdout, "usage: hubprobe serve")
 
 	r = runProbe(t, nil, "nosuchcommand")
 	check.Equal(t, 2, r.code)
