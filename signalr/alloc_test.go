@@ -31,7 +31,7 @@ func startDiscardClient(t *testing.T, proto protocol.HubProtocol) (*Client, *con
 	c := NewClient("http://127.0.0.1/hub", Config{Protocol: proto, KeepAliveInterval: -1, ServerTimeout: -1})
 	dc := &discardConn{closed: make(chan struct{})}
 	conn := newConnection(c, dc, "alloc")
-	c.conn = conn
+	c.conn, c.run = conn, newRun()
 	conn.wg.Add(1)
 	go conn.handlers.run()
 	t.Cleanup(func() {
@@ -152,7 +152,7 @@ func TestInvokeAllocs(t *testing.T) {
 	ac := &answerConn{discardConn: discardConn{closed: make(chan struct{})}, t: t}
 	conn := newConnection(c, ac, "alloc")
 	ac.conn = conn
-	c.conn = conn
+	c.conn, c.run = conn, newRun()
 	t.Cleanup(func() { conn.fail(nil) })
 
 	args := []any{protocol.RawValue(`1`), protocol.RawValue(`2`)}

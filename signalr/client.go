@@ -45,7 +45,10 @@ type Client struct {
 
 	mu       sync.Mutex // guards the fields below
 	conn     *connection
+	run      *run // since the last successful Start
 	starting bool
+
+	newTimer func(time.Duration) timer // the clock of retry delays
 }
 
 // NewClient returns a client for the hub at url, an http or https URL. A ws
@@ -59,16 +62,22 @@ func NewClient(url string, config Config) *Client {
 	}
 	c.log = c.config.Logger
 	c.dial = c.dialTransport
+	c.newTimer = newRealTimer
 	return c
 }
 
 // Start negotiates, opens the transport and completes the handshake. ctx
 // bounds the whole start; the handshake is bounded also by
 // Config.HandshakeTimeout. When Start returns an error, the client is not
-// connected and Start may be called again.
+// connected and Start may be called again; automatic reconnect does not
+// retry a failed Start. Start may also be called again once the client has
+// ended.
 func (c *Client) Start(ctx context.Context) error {
+	if c.config.StatefulReconnect && c.config.SkipNegotiation {
+		return errors.New("signalr: StatefulReconnect needs negotiation, so it cannot be combined with SkipNegotiation")
+	}
 	c.mu.Lock()
-	if c.starting || (c.conn != nil && !c.conn.isDone()) {
+	if c.starting || (c.run != nil && !c.run.isDone()) {
 		c.mu.Unlock()
 		return ErrAlreadyStarted
 	}
@@ -79,13 +88,17 @@ func (c *Client) Start(ctx context.Context) error {
 
 	c.mu.Lock()
 	c.starting = false
-	if err == nil {
-		c.conn = conn
-	}
-	c.mu.Unlock()
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
+	r := newRun()
+	c.run = r
+	conn.wg.Add(3)
+	c.conn = conn
+	c.mu.Unlock()
+
+	go r.events.run()
 	conn.run()
 	return nil
 }
@@ -110,14 +123,33 @@ func (c *Client) connect(ctx context.Context) (*connection, error) {
 
 // Stop sends a Close message, closes the connection and waits until the
 // client's goroutines have ended or ctx is done. Calls still waiting fail
-// with an error that wraps [ErrConnectionClosed]. Stop on a client that is
-// not connected returns nil.
+// with an error that wraps [ErrConnectionClosed]. Stop also ends a
+// reconnect in progress. Stop on a client that is not connected returns
+// nil.
 func (c *Client) Stop(ctx context.Context) error {
 	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn == nil {
+	r, conn := c.run, c.conn
+	if r == nil {
+		c.mu.Unlock()
 		return nil
+	}
+	r.stopped = true
+	reconnecting := r.reconnecting
+	c.mu.Unlock()
+
+	if reconnecting {
+		r.cancel()
+		waited := make(chan struct{})
+		go func() {
+			r.loop.Wait()
+			close(waited)
+		}()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.finishRun(r, nil)
 	}
 	return conn.stop(ctx)
 }
@@ -131,28 +163,29 @@ func (c *Client) ConnectionID() string {
 	return ""
 }
 
-// Done returns a channel that is closed when the current connection ends,
-// or nil when the client was never started.
+// Done returns a channel that is closed when the client has ended for good:
+// after Stop, or when the connection ended and automatic reconnect is off
+// or gave up. It is nil when the client was never started.
 func (c *Client) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conn == nil {
+	if c.run == nil {
 		return nil
 	}
-	return c.conn.done
+	return c.run.done
 }
 
-// Err returns why the last connection ended: nil while it is open or after
-// Stop, a [*CloseError] when the server closed it, or the transport or
-// protocol error that ended it.
+// Err returns why the client ended: nil while it is connected or
+// reconnecting and after Stop, a [*CloseError] when the server closed the
+// connection, a [*ReconnectError] when automatic reconnect gave up, or the
+// transport or protocol error that ended the connection.
 func (c *Client) Err() error {
 	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn == nil {
+	defer c.mu.Unlock()
+	if c.run == nil || !c.run.isDone() {
 		return nil
 	}
-	return conn.endErr()
+	return c.run.err
 }
 
 // current returns the open connection, or nil.

@@ -20,6 +20,10 @@ const (
 // DefaultMaxHandlerQueue is the default of [Config.MaxHandlerQueue].
 const DefaultMaxHandlerQueue = 10000
 
+// DefaultStatefulReconnectBufferSize is the default of
+// [Config.StatefulReconnectBufferSize], as in the official clients.
+const DefaultStatefulReconnectBufferSize = 100_000
+
 // Config configures a [Client]. The zero value works; each field documents
 // its default. [NewClient] copies the Config, so changing it afterwards has
 // no effect on the client. Values it refers to, such as the HTTPClient or
@@ -91,6 +95,38 @@ type Config struct {
 	// Logger receives the client's log records. Nil discards them. Tokens
 	// and Authorization values are never logged.
 	Logger *slog.Logger
+
+	// Reconnect, when set, turns on automatic reconnect: after a started
+	// connection is lost through a transport error, a server timeout or a
+	// Close that allows reconnecting, the client opens new connections
+	// (negotiate, transport and handshake each time) until one succeeds or
+	// the policy gives up. A plain Close from the server and Stop end the
+	// client instead. Nil means no automatic reconnect. [DefaultRetryPolicy]
+	// returns the official clients' policy.
+	Reconnect RetryPolicy
+
+	// StatefulReconnect asks the server for stateful reconnect. When the
+	// server agrees, a lost WebSocket is reopened for the same connection
+	// and the messages either side missed are sent again, so nothing is
+	// lost or duplicated and pending calls continue. When reopening fails,
+	// the connection ends as if lost, and Reconnect, when set, takes over.
+	// It needs negotiation, so Start fails when SkipNegotiation is also set.
+	StatefulReconnect bool
+
+	// StatefulReconnectBufferSize is how many bytes of sent messages the
+	// client keeps until the server acknowledges them. Senders wait while
+	// the buffer is full. Zero means DefaultStatefulReconnectBufferSize
+	// (100,000 bytes).
+	StatefulReconnectBufferSize int
+
+	// OnReconnecting, OnReconnected and OnClosed, when set, are called on
+	// one goroutine of the client, in the order the events happen:
+	// OnReconnecting with the error that ended the lost connection,
+	// OnReconnected with the new connection ID, and OnClosed once the
+	// client has ended for good, with nil after Stop.
+	OnReconnecting func(err error)
+	OnReconnected  func(connectionID string)
+	OnClosed       func(err error)
 }
 
 // A Direction is the direction of a traced message: sent or received.
@@ -126,6 +162,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHandlerQueue == 0 {
 		c.MaxHandlerQueue = DefaultMaxHandlerQueue
+	}
+	if c.StatefulReconnectBufferSize <= 0 {
+		c.StatefulReconnectBufferSize = DefaultStatefulReconnectBufferSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

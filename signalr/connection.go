@@ -67,9 +67,10 @@ func newConnection(c *Client, tc transportConn, id string) *connection {
 
 func (conn *connection) now() int64 { return nowSince(conn.start) }
 
-// run starts the connection's goroutines after a successful handshake.
+// run starts the connection's goroutines after a successful handshake. The
+// client counts them in wg when it publishes the connection, so that a Stop
+// between publishing and run waits for them.
 func (conn *connection) run() {
-	conn.wg.Add(3)
 	go conn.readLoop()
 	go conn.keepAlive()
 	go conn.handlers.run()
@@ -109,16 +110,20 @@ func (conn *connection) fail(err error) {
 		return
 	}
 	conn.ended = true
-	if !conn.stopped {
+	stopped := conn.stopped
+	if !stopped {
 		conn.err = err
 	}
 	calls := conn.calls
 	conn.calls = nil
 	conn.mu.Unlock()
 
-	if err != nil && !conn.stopped {
+	if err != nil && !stopped {
 		conn.client.log.Warn("signalr: connection ended", "connectionId", conn.id, "error", err)
 	}
+	// The client learns of the end before the pending calls fail, so that
+	// a caller who retries at once waits for the reconnect.
+	conn.client.connectionEnded(conn, err, stopped)
 	closeErr := &closedError{cause: err}
 	for _, cl := range calls {
 		cl.finish(nil, false, closeErr)

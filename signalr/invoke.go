@@ -20,13 +20,19 @@ import (
 // encoded by the hub protocol. An argument of type *ClientStream uploads a
 // client-to-server stream. When ctx ends first, Invoke returns ctx.Err()
 // and ignores the Completion if it arrives later.
+//
+// While automatic reconnect is opening a new connection, Invoke, Send and
+// Stream wait for it, for the client to end, or for ctx. Calls still
+// waiting for a result when a connection is lost fail with an error
+// wrapping [ErrConnectionClosed]; unless stateful reconnect preserves the
+// connection, the hub may or may not have run them.
 func (c *Client) Invoke(ctx context.Context, target string, result any, args ...any) error {
 	if err := checkResultPointer(result); err != nil {
 		return err
 	}
-	conn := c.current()
-	if conn == nil {
-		return ErrNotConnected
+	conn, err := c.waitConnection(ctx)
+	if err != nil {
+		return err
 	}
 	streams := clientStreams(conn, args)
 	cl := getCall()
@@ -94,9 +100,9 @@ func decodeResult(proto protocol.HubProtocol, raw []byte, hasResult bool, dst an
 // Send returns once the message is written. Arguments are handled as by
 // [Client.Invoke].
 func (c *Client) Send(ctx context.Context, target string, args ...any) error {
-	conn := c.current()
-	if conn == nil {
-		return ErrNotConnected
+	conn, err := c.waitConnection(ctx)
+	if err != nil {
+		return err
 	}
 	streams := clientStreams(conn, args)
 	if err := conn.writeCall(ctx, protocol.TypeInvocation, 0, target, args, streams); err != nil {
@@ -127,9 +133,9 @@ type Stream struct {
 // sends CancelInvocation at once and ignores items and the Completion that
 // arrive later.
 func (c *Client) Stream(ctx context.Context, target string, args ...any) (*Stream, error) {
-	conn := c.current()
-	if conn == nil {
-		return nil, ErrNotConnected
+	conn, err := c.waitConnection(ctx)
+	if err != nil {
+		return nil, err
 	}
 	streams := clientStreams(conn, args)
 	s := &Stream{conn: conn, notify: make(chan struct{}, 1)}
