@@ -109,10 +109,19 @@ func (c *Client) connect(ctx context.Context) (*connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.config.Trace != nil {
-		tc = &tracingConn{transportConn: tc, trace: c.config.Trace, format: c.config.Protocol.TransferFormat()}
-	}
+	resumable, _ := tc.(resumableConn)
+	tc = c.traced(tc)
 	conn := newConnection(c, tc, connectionID)
+	if resumable != nil && resumable.statefulReconnect() {
+		conn.sr = newMessageBuffer(c.config.StatefulReconnectBufferSize)
+		conn.reopen = func(ctx context.Context) (transportConn, error) {
+			tc, err := resumable.reopen(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c.traced(tc), nil
+		}
+	}
 	if err := conn.handshake(ctx); err != nil {
 		tc.Close()
 		return nil, err
@@ -234,9 +243,15 @@ func (conn *connection) handshake(ctx context.Context) error {
 	stopClose := context.AfterFunc(ctx, func() { conn.tc.Close() })
 	defer stopClose()
 
+	// Like the JavaScript client, ask for version 2 of the hub protocol,
+	// the one with Ack and Sequence, only with stateful reconnect.
+	version := c.config.Protocol.Version()
+	if conn.sr != nil {
+		version = max(version, 2)
+	}
 	req := protocol.AppendHandshakeRequest(nil, protocol.HandshakeRequest{
 		Protocol: c.config.Protocol.Name(),
-		Version:  c.config.Protocol.Version(),
+		Version:  version,
 	})
 	if err := conn.tc.WriteMessage(ctx, req); err != nil {
 		return handshakeFailure(ctx, err)
@@ -291,6 +306,14 @@ func redactURL(s string) string {
 		return s[:i] + "?[query redacted]"
 	}
 	return s
+}
+
+// traced wraps tc so that it reports to Config.Trace, when set.
+func (c *Client) traced(tc transportConn) transportConn {
+	if c.config.Trace == nil {
+		return tc
+	}
+	return &tracingConn{transportConn: tc, trace: c.config.Trace, format: c.config.Protocol.TransferFormat()}
 }
 
 // tracingConn passes every message to Config.Trace.

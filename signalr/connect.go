@@ -14,6 +14,7 @@ func (c *Client) dialTransport(ctx context.Context) (transportConn, string, erro
 	format := cfg.Protocol.TransferFormat()
 	tokens := transport.TokenProvider(cfg.AccessTokenProvider)
 	hubURL, connectionToken, connectionID := c.url, "", ""
+	stateful := false
 
 	if cfg.SkipNegotiation {
 		if _, err := transport.TransportWithoutNegotiation(transport.TransportWebSockets); err != nil {
@@ -23,6 +24,7 @@ func (c *Client) dialTransport(ctx context.Context) (transportConn, string, erro
 		result, err := transport.Negotiate(ctx, cfg.HTTPClient, c.url, transport.NegotiateOptions{
 			Header:              cfg.Header,
 			AccessTokenProvider: tokens,
+			StatefulReconnect:   cfg.StatefulReconnect,
 		})
 		if err != nil {
 			return nil, "", err
@@ -34,18 +36,44 @@ func (c *Client) dialTransport(ctx context.Context) (transportConn, string, erro
 		connectionToken = result.Response.ConnectionToken
 		connectionID = result.Response.ConnectionID
 		tokens = result.AccessTokenProvider
+		stateful = result.Response.UseStatefulReconnect
 	}
 
-	ws, err := transport.DialWebSocket(ctx, hubURL, connectionToken, transport.DialOptions{
+	opts := transport.DialOptions{
 		Header:              cfg.Header,
 		AccessTokenProvider: tokens,
 		TLSConfig:           cfg.TLSConfig,
 		MaxMessageSize:      webSocketLimit(cfg.MaxMessageSize),
-	})
+	}
+	dial := func(ctx context.Context) (transportConn, error) {
+		ws, err := transport.DialWebSocket(ctx, hubURL, connectionToken, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &webSocketConn{ws: ws, opcode: transport.OpcodeFor(format)}, nil
+	}
+	tc, err := dial(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	return &webSocketConn{ws: ws, opcode: transport.OpcodeFor(format)}, connectionID, nil
+	if stateful {
+		// The same URL and connection token reopen the same connection.
+		return &resumableWebSocket{webSocketConn: tc.(*webSocketConn), dial: dial}, connectionID, nil
+	}
+	return tc, connectionID, nil
+}
+
+// resumableWebSocket is a WebSocket transport of a connection with
+// stateful reconnect.
+type resumableWebSocket struct {
+	*webSocketConn
+	dial func(ctx context.Context) (transportConn, error)
+}
+
+func (r *resumableWebSocket) statefulReconnect() bool { return true }
+
+func (r *resumableWebSocket) reopen(ctx context.Context) (transportConn, error) {
+	return r.dial(ctx)
 }
 
 // webSocketLimit returns the maximum WebSocket message size for a maximum

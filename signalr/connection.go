@@ -15,8 +15,19 @@ import (
 // to its end.
 type connection struct {
 	client *Client
-	tc     transportConn
 	id     string
+
+	// tc is replaced only by the read loop, under tcMu and wmu, when
+	// stateful reconnect reopens the transport.
+	tcMu sync.Mutex
+	tc   transportConn
+
+	// sr is the stateful reconnect state, or nil when the server did not
+	// accept stateful reconnect. reopen opens a new transport to the same
+	// connection.
+	sr     *messageBuffer
+	reopen func(ctx context.Context) (transportConn, error)
+	lost   atomic.Pointer[error] // why the keep-alive gave up on the transport
 	proto  protocol.HubProtocol
 	start  time.Time // origin of lastSent and lastRecv
 
@@ -121,6 +132,9 @@ func (conn *connection) fail(err error) {
 	if err != nil && !stopped {
 		conn.client.log.Warn("signalr: connection ended", "connectionId", conn.id, "error", err)
 	}
+	if conn.sr != nil {
+		conn.stopAcks()
+	}
 	// The client learns of the end before the pending calls fail, so that
 	// a caller who retries at once waits for the reconnect.
 	conn.client.connectionEnded(conn, err, stopped)
@@ -128,7 +142,9 @@ func (conn *connection) fail(err error) {
 	for _, cl := range calls {
 		cl.finish(nil, false, closeErr)
 	}
+	conn.tcMu.Lock()
 	conn.tc.Close()
+	conn.tcMu.Unlock()
 	conn.handlers.close()
 	close(conn.done)
 }
@@ -169,6 +185,14 @@ func (conn *connection) readLoop() {
 		}
 		_, data, err := conn.tc.ReadMessage()
 		if err != nil {
+			if lost := conn.lost.Swap(nil); lost != nil {
+				err = *lost
+			}
+			if conn.sr != nil && !conn.isStopping() {
+				if err = conn.resume(err); err == nil {
+					continue
+				}
+			}
 			conn.fail(err)
 			return
 		}
@@ -190,15 +214,29 @@ func (conn *connection) drainFramer() error {
 		if err := conn.proto.ParseMessage(payload, &conn.rmsg); err != nil {
 			return err
 		}
-		if err := conn.dispatch(&conn.rmsg); err != nil {
+		if err := conn.dispatch(&conn.rmsg, len(payload)); err != nil {
 			return err
 		}
 	}
 }
 
 // dispatch acts on one message from the server. m is valid only during the
-// call.
-func (conn *connection) dispatch(m *protocol.Message) error {
+// call. size is the length of its encoding.
+func (conn *connection) dispatch(m *protocol.Message, size int) error {
+	if conn.sr != nil {
+		switch {
+		case m.Type.IsTrackable():
+			if !conn.sr.received(size) {
+				return nil // sent again after a reattach, and processed before
+			}
+			conn.scheduleAck()
+		case m.Type == protocol.TypeAck:
+			conn.sr.ack(m.SequenceID)
+			return nil
+		case m.Type == protocol.TypeSequence:
+			return conn.sr.resetSequence(m.SequenceID)
+		}
+	}
 	switch m.Type {
 	case protocol.TypeInvocation:
 		return conn.handlers.push(m)
@@ -223,8 +261,8 @@ func (conn *connection) dispatch(m *protocol.Message) error {
 		conn.client.log.Debug("signalr: ignoring a message clients do not expect", "type", m.Type.String())
 	}
 	// Ping needs no action beyond the receive time the read loop stored.
-	// Ack and Sequence are for stateful reconnect, which this connection
-	// did not negotiate, and messages of unknown types are ignored.
+	// Ack and Sequence matter only with stateful reconnect, handled above,
+	// and messages of unknown types are ignored.
 	return nil
 }
 
@@ -282,7 +320,12 @@ func (conn *connection) keepAlive() {
 		next := int64(time.Hour)
 		if cfg.ServerTimeout > 0 {
 			deadline := conn.lastRecv.Load() + int64(cfg.ServerTimeout)
-			if now >= deadline {
+			if now >= deadline && conn.sr != nil {
+				// The read loop reopens the transport once it fails.
+				conn.abortTransport(ErrServerTimeout)
+				conn.lastRecv.Store(now)
+				deadline = now + int64(cfg.ServerTimeout)
+			} else if now >= deadline {
 				conn.fail(ErrServerTimeout)
 				return
 			}
@@ -312,6 +355,22 @@ func (conn *connection) keepAlive() {
 	}
 }
 
+// abortTransport closes the transport so that the read loop fails and,
+// with stateful reconnect, reopens it. cause replaces the read error.
+func (conn *connection) abortTransport(cause error) {
+	conn.lost.Store(&cause)
+	conn.tcMu.Lock()
+	conn.tc.Close()
+	conn.tcMu.Unlock()
+}
+
+// isStopping reports whether Stop was called.
+func (conn *connection) isStopping() bool {
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	return conn.stopped || conn.ended
+}
+
 // lockWrite acquires wmu unless ctx or the connection ends first.
 func (conn *connection) lockWrite(ctx context.Context) error {
 	select {
@@ -332,6 +391,11 @@ func (conn *connection) unlockWrite() { <-conn.wmu }
 
 // write encodes and sends m.
 func (conn *connection) write(ctx context.Context, m *protocol.Message) error {
+	if conn.sr != nil && m.Type.IsTrackable() {
+		if err := conn.sr.waitSpace(ctx, conn.done); err != nil {
+			return err
+		}
+	}
 	if err := conn.lockWrite(ctx); err != nil {
 		return err
 	}
@@ -346,7 +410,26 @@ func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) er
 		return err
 	}
 	conn.wbuf = buf
+	if conn.sr != nil {
+		if err := ctx.Err(); err != nil {
+			return err // not sent, so not numbered either
+		}
+		if m.Type.IsTrackable() {
+			conn.sr.add(buf)
+		}
+		if conn.sr.isDetached() {
+			return nil // buffered, or not needed after the reattach
+		}
+	}
 	if err := conn.tc.WriteMessage(ctx, buf); err != nil {
+		if conn.sr != nil {
+			// A failed write may leave part of a frame on the wire, so
+			// the transport is done for. The message is buffered when it
+			// matters, and the read loop reopens the transport and sends
+			// it again.
+			conn.abortTransport(err)
+			return nil
+		}
 		if ctx.Err() == nil {
 			conn.fail(err)
 		}
@@ -360,6 +443,11 @@ func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) er
 // of type protocol.RawValue are written as they are; others are encoded by
 // the hub protocol. Arguments of type *ClientStream become stream IDs.
 func (conn *connection) writeCall(ctx context.Context, typ protocol.MessageType, id uint64, target string, args []any, streams []*ClientStream) error {
+	if conn.sr != nil {
+		if err := conn.sr.waitSpace(ctx, conn.done); err != nil {
+			return err
+		}
+	}
 	if err := conn.lockWrite(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,231 @@
+package signalr
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubwire/hubwire/signalr/protocol"
+)
+
+// resumableFake is a fakeConn of a connection with stateful reconnect.
+// reopen takes the next transport from reopened, or fails when the test
+// sends nil.
+type resumableFake struct {
+	*fakeConn
+	reopened chan *fakeConn
+}
+
+func (r *resumableFake) statefulReconnect() bool { return true }
+
+func (r *resumableFake) reopen(ctx context.Context) (transportConn, error) {
+	select {
+	case fc := <-r.reopened:
+		if fc == nil {
+			return nil, errTest
+		}
+		return fc, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// startStatefulClient starts a client whose transport accepted stateful
+// reconnect and checks that its handshake asks for protocol version 2.
+func startStatefulClient(t *testing.T, cfg Config) (*Client, *peer, chan *fakeConn) {
+	t.Helper()
+	saved := ackDelay
+	ackDelay = 10 * time.Millisecond
+	t.Cleanup(func() { ackDelay = saved })
+
+	cfg.KeepAliveInterval, cfg.ServerTimeout = -1, -1
+	cfg.StatefulReconnect = true
+	first := newFakeConn()
+	reopened := make(chan *fakeConn, 1)
+	c := NewClient("http://127.0.0.1/hub", cfg)
+	c.dial = func(ctx context.Context) (transportConn, string, error) {
+		return &resumableFake{fakeConn: first, reopened: reopened}, "conn-1", nil
+	}
+	p := &peer{t: t, conn: first}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(context.Background()) }()
+	if req := p.acceptHandshake("{}\x1e"); req.Version != 2 {
+		t.Errorf("handshake version %d; want 2 with stateful reconnect", req.Version)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Stop(ctx)
+	})
+	return c, p, reopened
+}
+
+func expectMessage(t *testing.T, p *peer, typ protocol.MessageType, detail string, check func(m *protocol.Message) bool) {
+	t.Helper()
+	m := p.next(false)
+	if m.Type != typ || !check(m) {
+		t.Fatalf("got %v %+v; want %v %s", m.Type, m, typ, detail)
+	}
+}
+
+func TestStatefulReconnectTranscript(t *testing.T) {
+	c, p, reopened := startStatefulClient(t, Config{})
+	handled := make(chan string, 8)
+	c.On("Push", func(ctx context.Context, inv *Invocation) (any, error) {
+		var s string
+		err := inv.Decode(&s)
+		handled <- s
+		return nil, err
+	})
+	ctx := context.Background()
+	target := func(name string) func(m *protocol.Message) bool {
+		return func(m *protocol.Message) bool { return m.Target == name }
+	}
+	push := func(p *peer, s string) {
+		p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Push", Arguments: []protocol.RawValue{protocol.RawValue(`"` + s + `"`)}})
+	}
+
+	// Client messages 1 and 2; the server acknowledges 1.
+	for _, name := range []string{"A", "B"} {
+		if err := c.Send(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		expectMessage(t, p, protocol.TypeInvocation, name, target(name))
+	}
+	p.send(`{"type":8,"sequenceId":1}` + "\x1e")
+
+	// Server message 1, with a Ping around it; the client acknowledges it.
+	p.send(`{"type":6}` + "\x1e")
+	push(p, "X")
+	p.send(`{"type":6}` + "\x1e")
+	if s := <-handled; s != "X" {
+		t.Fatalf("handler got %q; want X", s)
+	}
+	expectMessage(t, p, protocol.TypeAck, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
+
+	// The transport is lost. An invocation sent before the transport is
+	// back is buffered, not lost.
+	p.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.current().sr.isDetached() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := c.Send(ctx, "C"); err != nil {
+		t.Fatalf("Send while the transport is reopened: %v", err)
+	}
+	second := newFakeConn()
+	reopened <- second
+	p2 := &peer{t: t, conn: second}
+
+	// The client resends from its oldest unacknowledged message, 2.
+	expectMessage(t, p2, protocol.TypeSequence, "with sequenceId 2", func(m *protocol.Message) bool { return m.SequenceID == 2 })
+	expectMessage(t, p2, protocol.TypeInvocation, "B", target("B"))
+	expectMessage(t, p2, protocol.TypeInvocation, "C", target("C"))
+
+	// The server resends its message 1, which the client already handled,
+	// then sends message 2.
+	p2.send(`{"type":9,"sequenceId":1}` + "\x1e")
+	push(p2, "X")
+	push(p2, "Y")
+	if s := <-handled; s != "Y" {
+		t.Fatalf("handler got %q after the reattach; want Y (X is a duplicate)", s)
+	}
+	expectMessage(t, p2, protocol.TypeAck, "with sequenceId 2", func(m *protocol.Message) bool { return m.SequenceID == 2 })
+
+	// Acknowledging everything empties the buffer; the next message is 4.
+	p2.send(`{"type":8,"sequenceId":3}` + "\x1e")
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		id, data, _ := c.current().sr.resendFrom()
+		if id == 4 && len(data) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Ack 3 the buffer resends from %d with %d bytes; want 4 and none", id, len(data))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case s := <-handled:
+		t.Fatalf("handler ran again with %q", s)
+	default:
+	}
+}
+
+func TestStatefulSequenceTooLarge(t *testing.T) {
+	cfg := Config{}
+	events := newEventLog(&cfg)
+	_, p, reopened := startStatefulClient(t, cfg)
+	p.conn.Close()
+	second := newFakeConn()
+	reopened <- second
+	p2 := &peer{t: t, conn: second}
+	expectMessage(t, p2, protocol.TypeSequence, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
+	p2.send(`{"type":9,"sequenceId":5}` + "\x1e")
+	err := <-events.closed
+	if err == nil || !strings.Contains(err.Error(), "Sequence") {
+		t.Fatalf("OnClosed: %v; want an error about the Sequence message", err)
+	}
+}
+
+func TestStatefulReopenFailsFallsBackToReconnect(t *testing.T) {
+	cfg := Config{Reconnect: DelayRetryPolicy{0}}
+	events := newEventLog(&cfg)
+	c, p, reopened := startStatefulClient(t, cfg)
+	fresh := newFakeConn()
+	c.dial = func(ctx context.Context) (transportConn, string, error) { return fresh, "conn-2", nil }
+
+	pending := make(chan error, 1)
+	go func() { pending <- c.Invoke(context.Background(), "Slow", nil) }()
+	p.next(false)
+	p.conn.Close()
+	reopened <- nil // reopening fails
+
+	if err := <-pending; !errors.Is(err, ErrConnectionClosed) {
+		t.Fatalf("pending Invoke: %v; want an error wrapping ErrConnectionClosed", err)
+	}
+	(&peer{t: t, conn: fresh}).acceptHandshake("{}\x1e")
+	got := events.waitFor(t, 2)
+	if !strings.Contains(got[0], "reopening the transport for stateful reconnect failed") || got[1] != "reconnected: conn-2" {
+		t.Errorf("events = %q; want reconnecting after the failed reopen, then reconnected: conn-2", got)
+	}
+}
+
+func TestStatefulBackpressure(t *testing.T) {
+	c, p, _ := startStatefulClient(t, Config{StatefulReconnectBufferSize: 60})
+	ctx := context.Background()
+	// Each Invocation of "Fill" is 45 bytes of JSON, so the second one
+	// fills the buffer.
+	for range 2 {
+		if err := c.Send(ctx, "Fill"); err != nil {
+			t.Fatal(err)
+		}
+		p.next(false)
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- c.Send(ctx, "Fill") }()
+	select {
+	case err := <-blocked:
+		t.Fatalf("Send with a full buffer returned %v; want it to wait for an Ack", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if err := c.Send(short, "Fill"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Send with a full buffer and a short ctx: %v; want context.DeadlineExceeded", err)
+	}
+
+	p.send(`{"type":8,"sequenceId":2}` + "\x1e")
+	if err := <-blocked; err != nil {
+		t.Fatalf("Send after the Ack: %v", err)
+	}
+	if m := p.next(false); m.Target != "Fill" {
+		t.Errorf("got %v %q; want the third Fill", m.Type, m.Target)
+	}
+}
