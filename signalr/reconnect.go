@@ -11,7 +11,7 @@ import (
 // good, across the connections that automatic reconnect opens.
 type run struct {
 	done chan struct{} // closed when the run has ended
-	err  error         // why the run ended; set before done is closed
+	err  error         // the error that ended the run, set before done is closed
 
 	// ready is closed while a connection is open and replaced by an open
 	// channel while the client reconnects. Guarded by Client.mu.
@@ -134,7 +134,7 @@ func (c *Client) connectionEnded(conn *connection, err error, stopped bool) {
 
 // reconnectable reports whether losing a connection with err may start
 // automatic reconnect. A Close from the server allows it only when the
-// Close says so.
+// Close sets allowReconnect.
 func reconnectable(err error) bool {
 	var ce *CloseError
 	if errors.As(err, &ce) {

@@ -11,9 +11,9 @@ import (
 
 // Stateful reconnect numbers the trackable messages (types 1 to 5) of each
 // direction from 1. The sender keeps a copy of each until the receiver
-// acknowledges it with an Ack; after the transport is reopened, each side
+// acknowledges it with an Ack. After the transport is reopened, each side
 // sends a Sequence with the ID of the first message it sends again, then
-// those messages. The receiver drops what it has already processed.
+// those messages, and the receiver drops what it has already processed.
 
 // ackDelay is how long a received message may wait for its Ack, as in the
 // JavaScript client, which batches Acks once a second. Tests shorten it.
