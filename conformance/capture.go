@@ -47,6 +47,12 @@ type Message struct {
 
 	// Data is the payload of the message, byte for byte.
 	Data []byte
+
+	// Reattached is set on the first message after a WebSocket of a
+	// stateful reconnect connection was lost and the client reattached a
+	// new one: the messages before it passed the earlier WebSocket. A
+	// capture file shows it as the line "= reattach" before the message.
+	Reattached bool
 }
 
 // A Field is a header line of a capture beyond the fixed ones.
@@ -87,6 +93,18 @@ type Field struct {
 // client), a space, the frame type (text or binary), and, unless the message
 // is empty, a space and the escaped payload.
 //
+// A session with stateful reconnect can span several WebSockets. The line
+// "= reattach" stands between the last message of a WebSocket that ended
+// without a Close message and the first message after a new WebSocket
+// reattached to the same connection, which is usually the server's
+// Sequence:
+//
+//	< text {"type":1,"target":"Tick","arguments":[3]}\x1e
+//	= reattach
+//	< text {"type":9,"sequenceId":3}\x1e
+//	< text {"type":1,"target":"Tick","arguments":[3]}\x1e
+//	> text {"type":9,"sequenceId":2}\x1e
+//
 // Payloads and header values are escaped so that every byte is visible and
 // each line is one message. Printable ASCII (0x20 to 0x7e) stands for
 // itself, a backslash is written "\\", and every other byte is written
@@ -105,6 +123,9 @@ type Capture struct {
 
 // captureMagic starts the first line of a capture file.
 const captureMagic = "# hubwire-capture "
+
+// reattachLine marks a reattached WebSocket in a capture file.
+const reattachLine = "= reattach"
 
 // A CaptureError reports an invalid capture file or Capture value.
 type CaptureError struct {
@@ -149,6 +170,10 @@ func AppendCapture(dst []byte, c *Capture) ([]byte, error) {
 	for i, m := range c.Messages {
 		if m.Direction != ClientToServer && m.Direction != ServerToClient {
 			return nil, &CaptureError{Detail: "message " + strconv.Itoa(i) + " has the invalid direction " + m.Direction.String()}
+		}
+		if m.Reattached {
+			dst = append(dst, reattachLine...)
+			dst = append(dst, '\n')
 		}
 		dst = append(dst, m.Direction.String()...)
 		switch m.Format {
@@ -351,13 +376,27 @@ func ReadCapture(r io.Reader) (*Capture, error) {
 		*f.value = value
 	}
 
+	reattached := false // a reattach line waits for its message
 	for {
 		line, ok = nextLine()
 		if !ok {
+			if lineErr == nil && reattached {
+				return fail("the file ends after a reattach line: a message must follow it")
+			}
 			return c, lineErr
 		}
+		if len(line) > 0 && line[0] == '=' {
+			switch {
+			case string(line) != reattachLine:
+				return fail("unknown event line " + strconv.Quote(string(line)) + ": the only one is " + strconv.Quote(reattachLine))
+			case reattached:
+				return fail("two reattach lines in a row: a message must come between them")
+			}
+			reattached = true
+			continue
+		}
 		if len(line) > 0 && line[0] == '#' {
-			if len(c.Messages) > 0 {
+			if len(c.Messages) > 0 || reattached {
 				return fail("header lines must come before the first message")
 			}
 			key, value, detail := parseHeaderLine(line)
@@ -374,6 +413,7 @@ func ReadCapture(r io.Reader) (*Capture, error) {
 		if detail != "" {
 			return fail(detail)
 		}
+		m.Reattached, reattached = reattached, false
 		c.Messages = append(c.Messages, m)
 	}
 }

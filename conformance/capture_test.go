@@ -112,6 +112,11 @@ func TestReadCaptureRejects(t *testing.T) {
 		{"header after a message", header + "> text a\n# note: x\n", 6},
 		{"invalid field key", header + "# Note: x\n", 5},
 		{"fixed key repeated", header + "# client: x\n", 5},
+		{"unknown event", header + "= resume\n", 5},
+		{"event with a trailing space", header + "= reattach \n", 5},
+		{"two reattach lines in a row", header + "> text a\n= reattach\n= reattach\n", 7},
+		{"reattach line at the end", header + "> text a\n= reattach\n", 6},
+		{"header after a reattach line", header + "= reattach\n# note: x\n", 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +129,30 @@ func TestReadCaptureRejects(t *testing.T) {
 				t.Errorf("error %q is on line %d; want line %d", err, captureErr.Line, tt.line)
 			}
 		})
+	}
+}
+
+func TestReadCaptureReattach(t *testing.T) {
+	file := "# hubwire-capture 1\n# protocol: json\n# scenario: drop\n# client:\n" +
+		`> text {"type":1,"target":"Mark","arguments":[1]}\x1e` + "\n" +
+		"= reattach\n" +
+		`< text {"type":9,"sequenceId":1}\x1e` + "\n" +
+		`> text {"type":9,"sequenceId":1}\x1e` + "\n"
+	c, err := ReadCapture(strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Messages) != 3 {
+		t.Fatalf("%d messages; want 3", len(c.Messages))
+	}
+	for i, want := range []bool{false, true, false} {
+		if c.Messages[i].Reattached != want {
+			t.Errorf("message %d has Reattached %v; want %v", i, c.Messages[i].Reattached, want)
+		}
+	}
+	again, err := AppendCapture(nil, c)
+	if err != nil || string(again) != file {
+		t.Errorf("written again as %q, %v; want %q", again, err, file)
 	}
 }
 
@@ -176,6 +205,8 @@ func captureGenerator() *rapid.Generator[*Capture] {
 				Direction: rapid.SampledFrom([]Direction{ClientToServer, ServerToClient}).Draw(t, "direction"),
 				Format:    rapid.SampledFrom([]protocol.TransferFormat{protocol.TransferFormatText, protocol.TransferFormatBinary}).Draw(t, "format"),
 				Data:      bytesGen.Draw(t, "data"),
+				// A reattach line before the first message is legal too.
+				Reattached: rapid.IntRange(0, 4).Draw(t, "reattached") == 0,
 			})
 		}
 		return c
@@ -211,6 +242,9 @@ func TestCaptureRoundTrip(t *testing.T) {
 			g := got.Messages[i]
 			if g.Direction != m.Direction || g.Format != m.Format || !bytes.Equal(g.Data, m.Data) {
 				t.Fatalf("message %d = %v %v %q; want %v %v %q", i, g.Direction, g.Format, g.Data, m.Direction, m.Format, m.Data)
+			}
+			if g.Reattached != m.Reattached {
+				t.Fatalf("message %d has Reattached %v; want %v", i, g.Reattached, m.Reattached)
 			}
 		}
 		again, err := AppendCapture(nil, got)

@@ -13,8 +13,9 @@ import (
 // A recorder collects the capture of one connection. The read and write
 // goroutines add messages in the order they pass the network connection.
 type recorder struct {
-	mu      sync.Mutex // guards capture
-	capture Capture
+	mu         sync.Mutex // guards following
+	capture    Capture
+	reattached bool // the next message is the first after a reattach
 }
 
 func newRecorder(scenario, client string) *recorder {
@@ -34,7 +35,16 @@ func (r *recorder) add(dir Direction, format protocol.TransferFormat, data []byt
 		m.Data = []byte{}
 	}
 	r.mu.Lock()
+	m.Reattached, r.reattached = r.reattached, false
 	r.capture.Messages = append(r.capture.Messages, m)
+	r.mu.Unlock()
+}
+
+// markReattach marks the next message as the first one of a reattached
+// WebSocket.
+func (r *recorder) markReattach() {
+	r.mu.Lock()
+	r.reattached = true
 	r.mu.Unlock()
 }
 

@@ -123,7 +123,9 @@ func IgnorePings(m Message) bool {
 // the capture: it waits for each recorded client message and compares it
 // with what the client sends, and it sends each recorded server message
 // when its turn comes. After the last message it closes the WebSocket. The
-// first difference ends the session with a *[Mismatch].
+// first difference ends the session with a *[Mismatch]. A capture that
+// reattaches a WebSocket ([Message.Reattached]) ends with a *Mismatch at the
+// reattach, because a Replay serves one WebSocket.
 //
 // A Replay is an [http.Handler], and [Replay.Listen] runs it on a loopback
 // port.
@@ -344,6 +346,9 @@ type replaySession struct {
 func (s *replaySession) play() error {
 	opts := &s.replay.opts
 	for i, m := range s.replay.capture.Messages {
+		if m.Reattached {
+			return &Mismatch{Index: i, Want: m, Err: errReplayReattach}
+		}
 		if m.Direction == ServerToClient {
 			if opts.Rewrite != nil {
 				m = opts.Rewrite(m)
@@ -368,6 +373,10 @@ func (s *replaySession) play() error {
 }
 
 var errReplayClientClosed = errors.New("conformance: the client closed the WebSocket")
+
+// errReplayReattach stops a Replay at a reattach, which it cannot play
+// because it serves one WebSocket.
+var errReplayReattach = errors.New("conformance: the capture reattaches a WebSocket here, which a replay does not support")
 
 // readClientMessage returns the next client data message that Ignore does
 // not drop. It replies to WebSocket Pings on the way.
