@@ -1,12 +1,10 @@
 package conformance
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
@@ -48,21 +45,53 @@ const (
 // to its end. Hub methods reach their caller's Conn through [Call.Conn], and
 // tests through [Server.Conns] or [Options.OnConnected]. Its methods are safe
 // for concurrent use.
+//
+// # Stateful reconnect
+//
+// With [Options.StatefulReconnect], a client that negotiated
+// useStatefulReconnect and sent a handshake of version 2 or later gets a
+// connection that outlives its WebSocket:
+//
+//   - The server numbers the trackable messages it sends (types 1 to 5)
+//     from 1 and keeps a copy of each until the client acknowledges it with
+//     Ack. Sends wait while the copies take up
+//     [Options.StatefulReconnectBufferSize] bytes or more.
+//   - It counts the trackable messages it receives, drops those whose number
+//     it has already processed, and acknowledges the highest processed
+//     number [Options.AckInterval] after a message arrived. An Ack for a
+//     number it never sent closes the connection with an error.
+//   - When the WebSocket ends without a Close message or a WebSocket close
+//     frame, the connection, with its running invocations and streams, waits
+//     up to [Options.ReconnectWindow] for a new WebSocket request with the
+//     same id. Messages sent meanwhile are numbered and kept.
+//   - A reattached WebSocket has no handshake. The server sends Sequence
+//     with the number of the first message it resends, then the
+//     unacknowledged messages in order, and ignores everything from the
+//     client until the client's Sequence arrives. A Sequence number greater
+//     than the next one expected closes the connection with an error.
+//   - A new WebSocket for a connection whose WebSocket is still open
+//     replaces it: the server closes the old one and reattaches the new
+//     one, as the ASP.NET Core server does.
+//
+// [Conn.SequenceState] reports the numbers.
 type Conn struct {
-	srv     *Server
-	opts    *Options
-	logger  *slog.Logger
-	id      string
-	netConn net.Conn
-	reader  *wsutil.Reader
-	ctx     context.Context // done when the connection ends
-	cancel  context.CancelFunc
+	srv    *Server
+	opts   *Options
+	logger *slog.Logger
+	id     string
+	ctx    context.Context // done when the connection ends
+	cancel context.CancelFunc
 
 	// Set by the read goroutine during the handshake, before the
 	// goroutines that use them start.
 	proto       protocol.HubProtocol
 	opcode      ws.OpCode // of hub messages
 	handshakeOp ws.OpCode // of a successful handshake response
+
+	// statefulNegotiated is set when negotiate accepted stateful reconnect.
+	// seq is set by a handshake that turns it on.
+	statefulNegotiated bool
+	seq                atomic.Pointer[sequencer]
 
 	state      atomic.Int32
 	handshaken atomic.Bool // set once the handshake has succeeded
@@ -76,8 +105,14 @@ type Conn struct {
 	lastRead  atomic.Int64 // time of the last frame received, in Unix nanoseconds
 	lastWrite atomic.Int64 // time of the last message written, in Unix nanoseconds
 
+	tmu              sync.Mutex // guards following
+	attached         *transport // the WebSocket serving the connection, nil while detached
+	offered          *transport // a WebSocket waiting to reattach
+	transportsClosed bool       // set when the connection has ended
+	offerSignal      chan struct{}
+
 	// Owned by the read goroutine.
-	framer   protocol.Framer
+	rt       *transport // the transport being read
 	message  protocol.Message
 	readBuf  []byte
 	deferred recordList // records of the current WebSocket message while recording
@@ -90,41 +125,33 @@ type Conn struct {
 	lastInvocationID int64
 
 	calls   chan *Call     // Invocations waiting for a worker
-	workers sync.WaitGroup // hub methods, invocation workers and keep-alive
+	workers sync.WaitGroup // hub methods, invocation workers, keep-alive and Acks
 
 	rec *recorder // nil unless the server records sessions
 }
 
-func newConn(srv *Server, id string, netConn net.Conn, br *bufio.Reader, r *http.Request) *Conn {
+func newConn(srv *Server, id string, statefulNegotiated bool, r *http.Request) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
-		srv:         srv,
-		opts:        &srv.opts,
-		logger:      srv.opts.Logger.With("connectionId", id),
-		id:          id,
-		netConn:     netConn,
-		ctx:         ctx,
-		cancel:      cancel,
-		opcode:      ws.OpText,
-		handshakeOp: ws.OpText,
-		out:         make(chan outgoing, outQueueSize),
-		stopped:     make(chan struct{}),
-		aborted:     make(chan struct{}),
-		writerDone:  make(chan struct{}),
-		readBuf:     make([]byte, 4096),
-		invocations: make(map[string]*Call),
-		streams:     make(map[string]*ClientStream),
-		pending:     make(map[string]chan *protocol.Message),
-		calls:       make(chan *Call, outQueueSize),
-	}
-	c.framer.Format = protocol.TransferFormatText
-	c.framer.MaxMessageSize = srv.opts.MaxReceiveMessageSize
-	c.reader = &wsutil.Reader{
-		Source: br,
-		State:  ws.StateServerSide,
-		OnIntermediate: func(h ws.Header, r io.Reader) error {
-			return c.handleControl(h, r)
-		},
+		srv:                srv,
+		opts:               &srv.opts,
+		logger:             srv.opts.Logger.With("connectionId", id),
+		id:                 id,
+		ctx:                ctx,
+		cancel:             cancel,
+		statefulNegotiated: statefulNegotiated,
+		opcode:             ws.OpText,
+		handshakeOp:        ws.OpText,
+		out:                make(chan outgoing, outQueueSize),
+		stopped:            make(chan struct{}),
+		aborted:            make(chan struct{}),
+		writerDone:         make(chan struct{}),
+		offerSignal:        make(chan struct{}, 1),
+		readBuf:            make([]byte, 4096),
+		invocations:        make(map[string]*Call),
+		streams:            make(map[string]*ClientStream),
+		pending:            make(map[string]chan *protocol.Message),
+		calls:              make(chan *Call, outQueueSize),
 	}
 	if srv.opts.Record != nil || srv.opts.RecordDir != "" {
 		c.rec = newRecorder(srv.opts.Scenario(r), clientName(r))
@@ -156,18 +183,28 @@ func (c *Conn) isStopped() bool {
 	}
 }
 
-// serve runs the connection on the goroutine of the upgrade request and
-// returns when the connection has ended and all its goroutines have
-// returned.
-func (c *Conn) serve() {
+// serve runs the connection on the goroutine of the upgrade request, first
+// over t and then over each WebSocket that reattaches, and returns when the
+// connection has ended and all its goroutines have returned.
+func (c *Conn) serve(t *transport) {
 	c.logger.Debug("connection started")
-	go c.writeLoop()
+	c.tmu.Lock()
+	c.attached = t
+	c.tmu.Unlock()
+	go c.writeLoop(t)
 
-	err := c.readLoop()
+	err := c.readLoop(t)
+	for errors.Is(err, errTransportLost) {
+		next := c.awaitReattach()
+		if next == nil {
+			break
+		}
+		err = c.runReattached(next)
+	}
 
 	c.finish(nil)
 	<-c.writerDone
-	c.netConn.Close()
+	c.closeTransports()
 	c.cancel()
 	c.workers.Wait()
 
@@ -181,8 +218,98 @@ func (c *Conn) serve() {
 func (c *Conn) abort() {
 	c.abortOnce.Do(func() {
 		close(c.aborted)
-		c.netConn.Close()
+		c.tmu.Lock()
+		attached, offered := c.attached, c.offered
+		c.tmu.Unlock()
+		if attached != nil {
+			attached.close()
+		}
+		if offered != nil {
+			offered.close()
+		}
 	})
+}
+
+func (c *Conn) isAborted() bool {
+	select {
+	case <-c.aborted:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeTransports closes the connection's WebSockets once it has ended,
+// and makes later reattach attempts fail.
+func (c *Conn) closeTransports() {
+	c.tmu.Lock()
+	attached, offered := c.attached, c.offered
+	c.attached, c.offered = nil, nil
+	c.transportsClosed = true
+	c.tmu.Unlock()
+	if attached != nil {
+		attached.close()
+	}
+	if offered != nil {
+		offered.close()
+	}
+	if c.rt != nil {
+		c.rt.close()
+	}
+}
+
+// currentTransport returns the attached WebSocket, or nil while the
+// connection waits for a reattach.
+func (c *Conn) currentTransport() *transport {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	return c.attached
+}
+
+// Drop closes the TCP connection of the connection's WebSocket at once,
+// without a Close message or a WebSocket close frame, as a network failure
+// would. Messages still queued are not sent. A stateful connection then
+// waits for the client to reattach; any other connection ends. Drop does
+// nothing while a stateful connection has no WebSocket.
+func (c *Conn) Drop() {
+	if t := c.currentTransport(); t != nil {
+		c.logger.Debug("dropping the WebSocket")
+		t.close()
+	}
+}
+
+// dropAfterQueued drops the connection's WebSocket once the messages queued
+// before now have been written and then delay has passed. Unlike Drop, it
+// lets a hub method reply before its WebSocket goes away.
+func (c *Conn) dropAfterQueued(delay time.Duration) {
+	t := c.currentTransport()
+	if t == nil {
+		return
+	}
+	if delay <= 0 {
+		c.enqueue(c.ctx, outgoing{kind: outDrop, transport: t})
+		return
+	}
+	written := make(chan struct{})
+	if c.enqueue(c.ctx, outgoing{kind: outNotify, done: written}) != nil {
+		return
+	}
+	c.workers.Add(1)
+	go func() {
+		defer c.workers.Done()
+		select {
+		case <-written:
+		case <-c.ctx.Done():
+			return
+		}
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			c.Drop()
+		case <-c.ctx.Done():
+		}
+	}()
 }
 
 // finish ends the connection: the writer sends last, if not nil, and a
@@ -199,7 +326,9 @@ func (c *Conn) finish(last *outgoing, closeBody ...byte) {
 		}
 		close(c.stopped)
 		c.cancel()
-		c.netConn.SetReadDeadline(time.Now().Add(closeTimeout))
+		if t := c.currentTransport(); t != nil {
+			t.netConn.SetReadDeadline(time.Now().Add(closeTimeout))
+		}
 	})
 }
 
@@ -232,16 +361,22 @@ func (e *closeError) Error() string { return e.text }
 // errHandshakeFailed stops reading after a handshake error response.
 var errHandshakeFailed = errors.New("conformance: handshake failed")
 
+// errTransportLost ends the read loop of a stateful connection whose
+// WebSocket ended without a Close message, so that a new one can reattach.
+var errTransportLost = errors.New("conformance: WebSocket lost")
+
 // A wsClosedError reports the client's WebSocket close frame.
 type wsClosedError struct{ body []byte }
 
 func (e *wsClosedError) Error() string { return "conformance: client closed the WebSocket" }
 
-// readLoop reads and handles messages until the connection ends, and
-// returns the reason.
-func (c *Conn) readLoop() error {
-	if d := c.opts.HandshakeTimeout; d > 0 {
-		c.netConn.SetReadDeadline(time.Now().Add(d))
+// readLoop reads and handles the messages of t until t or the connection
+// ends, and returns the reason. It returns errTransportLost when a stateful
+// connection may wait for a reattach.
+func (c *Conn) readLoop(t *transport) error {
+	c.rt = t
+	if d := c.opts.HandshakeTimeout; d > 0 && c.state.Load() == stateHandshake {
+		t.netConn.SetReadDeadline(time.Now().Add(d))
 	}
 	for {
 		err := c.readMessage()
@@ -280,7 +415,12 @@ func (c *Conn) readLoop() error {
 			c.finish(nil)
 		case errors.Is(err, errHandshakeFailed):
 		default:
-			// The client went away, or the connection was aborted.
+			// The client went away, or the connection was dropped or
+			// aborted.
+			if c.detach(t) {
+				c.logger.Info("WebSocket lost; waiting for the client to reattach", "error", err)
+				return errTransportLost
+			}
 			c.finish(nil)
 			return err
 		}
@@ -293,15 +433,15 @@ func (c *Conn) readLoop() error {
 // until the client's close frame, an error or the read deadline set by
 // finish.
 func (c *Conn) drain() {
-	if err := c.reader.Discard(); err != nil {
+	if err := c.rt.reader.Discard(); err != nil {
 		return
 	}
 	for {
-		hdr, err := c.reader.NextFrame()
+		hdr, err := c.rt.reader.NextFrame()
 		if err != nil || hdr.OpCode == ws.OpClose {
 			return
 		}
-		if err := c.reader.Discard(); err != nil {
+		if err := c.rt.reader.Discard(); err != nil {
 			return
 		}
 	}
@@ -322,7 +462,7 @@ func (c *Conn) readMessage() error {
 		c.deferred.reset()
 	}
 	for {
-		n, err := c.reader.Read(c.readBuf)
+		n, err := c.rt.reader.Read(c.readBuf)
 		if n > 0 {
 			c.touchRead()
 			chunk := c.readBuf[:n]
@@ -368,7 +508,7 @@ func (c *Conn) readMessage() error {
 // handles the control frames before it.
 func (c *Conn) nextDataFrame() (ws.Header, error) {
 	for {
-		hdr, err := c.reader.NextFrame()
+		hdr, err := c.rt.reader.NextFrame()
 		if err != nil {
 			return hdr, err
 		}
@@ -376,7 +516,7 @@ func (c *Conn) nextDataFrame() (ws.Header, error) {
 		if !hdr.OpCode.IsControl() {
 			return hdr, nil
 		}
-		if err := c.handleControl(hdr, c.reader); err != nil {
+		if err := c.handleControl(hdr, c.rt.reader); err != nil {
 			return hdr, err
 		}
 	}
@@ -402,11 +542,11 @@ func (c *Conn) handleControl(hdr ws.Header, payload io.Reader) error {
 // feed passes a chunk of a WebSocket message to the framer and each
 // complete record to handle.
 func (c *Conn) feed(chunk []byte, handle func(record []byte) error) error {
-	if err := c.framer.Feed(chunk); err != nil {
+	if err := c.rt.framer.Feed(chunk); err != nil {
 		return err
 	}
 	for {
-		record, err := c.framer.Next()
+		record, err := c.rt.framer.Next()
 		if err != nil {
 			return err
 		}
@@ -429,7 +569,7 @@ func (c *Conn) handleRecord(record []byte) error {
 		if err := c.proto.ParseMessage(record, &c.message); err != nil {
 			return &closeError{text: "Connection closed with an error. InvalidDataException: " + err.Error()}
 		}
-		return c.dispatch(&c.message)
+		return c.receive(&c.message)
 	}
 	return nil
 }
@@ -472,6 +612,17 @@ func (c *Conn) keepAlive() {
 	defer timer.Stop()
 	for {
 		now := time.Now()
+		if c.currentTransport() == nil {
+			// A stateful connection waiting for a reattach has nobody to
+			// ping and nothing to time out. The reattach resets lastRead.
+			timer.Reset(detachedCheckInterval(interval, timeout))
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-timer.C:
+			}
+			continue
+		}
 		var next time.Time
 		if timeout > 0 {
 			deadline := time.Unix(0, c.lastRead.Load()).Add(timeout)
@@ -503,6 +654,19 @@ func (c *Conn) keepAlive() {
 		case <-timer.C:
 		}
 	}
+}
+
+// detachedCheckInterval returns how often keepAlive looks for a reattach:
+// the shorter of the enabled intervals, and at most a second.
+func detachedCheckInterval(interval, timeout time.Duration) time.Duration {
+	d := time.Second
+	if interval > 0 {
+		d = min(d, interval)
+	}
+	if timeout > 0 {
+		d = min(d, timeout)
+	}
+	return d
 }
 
 func formatOf(op ws.OpCode) protocol.TransferFormat {

@@ -29,10 +29,14 @@ func (c *Conn) dispatch(m *protocol.Message) error {
 	case protocol.TypeClose:
 		c.logger.Debug("client sent Close", "closeError", m.Error)
 		return errClientClose
+	case protocol.TypeAck:
+		return c.ack(m.SequenceID)
+	case protocol.TypeSequence:
+		return c.resetSequence(m.SequenceID)
 	}
 	// Ping needs nothing: every frame already reset the client timeout.
-	// Ack and Sequence are ignored because stateful reconnect is not
-	// implemented, and unknown types are ignored as the protocol requires.
+	// Unknown types are ignored as the protocol requires, and so are Ack
+	// and Sequence on a connection without stateful reconnect.
 	return nil
 }
 
@@ -124,6 +128,11 @@ func (c *Conn) runInvocations() {
 // the invocation has an id.
 func (c *Conn) invoke(call *Call) {
 	defer c.endCall(call)
+	defer func() {
+		if call.afterReply != nil {
+			call.afterReply()
+		}
+	}()
 	var result any
 	err := c.protect(call, func() error {
 		var err error
@@ -219,15 +228,22 @@ func errorText(call *Call, err error) string {
 	return err.Error()
 }
 
-// sendError sends an error Completion for an invocation. Non-blocking
-// invocations, those without an id, get nothing.
+// sendError sends an error Completion for an invocation on the read
+// goroutine. Non-blocking invocations, those without an id, get nothing.
 func (c *Conn) sendError(id, text string) {
 	c.logger.Debug("invocation failed", "invocationId", id, "error", text)
 	if id == "" {
 		return
 	}
 	m := protocol.Message{Type: protocol.TypeCompletion, InvocationID: id, Error: text, HasError: true}
-	c.SendMessage(c.ctx, &m)
+	record, err := c.proto.AppendMessage(nil, &m)
+	if err != nil {
+		c.logger.Error("encoding an error Completion failed", "error", err)
+		return
+	}
+	// The read goroutine sends these, so they must not wait for an Ack,
+	// which only the read goroutine could process.
+	c.sendRecord(c.ctx, m.Type, record, false)
 }
 
 // deliverItem passes a StreamItem to its client stream. Items for unknown or

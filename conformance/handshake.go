@@ -31,7 +31,7 @@ func (c *Conn) handshake(record []byte) error {
 	if f := c.opts.Misbehave.HandshakeFormat; f != 0 {
 		c.handshakeOp = opcodeOf(f)
 	}
-	c.framer.Format = p.TransferFormat()
+	c.rt.framer.Format = p.TransferFormat()
 	if c.rec != nil {
 		c.rec.setProtocol(p.Name())
 	}
@@ -39,8 +39,14 @@ func (c *Conn) handshake(record []byte) error {
 		return nil
 	}
 	c.handshaken.Store(true)
-	c.netConn.SetReadDeadline(time.Time{})
-	c.logger.Debug("handshake succeeded", "protocol", p.Name(), "version", req.Version)
+	c.rt.netConn.SetReadDeadline(time.Time{})
+	// As on the .NET server, a handshake below version 2 turns stateful
+	// reconnect off even when negotiate accepted it.
+	stateful := c.statefulNegotiated && req.Version >= 2
+	if stateful {
+		c.seq.Store(newSequencer(c.opts.StatefulReconnectBufferSize))
+	}
+	c.logger.Debug("handshake succeeded", "protocol", p.Name(), "version", req.Version, "statefulReconnect", stateful)
 
 	response := protocol.AppendHandshakeResponse(nil, protocol.HandshakeResponse{})
 	coalesce := c.opts.Misbehave.CoalesceHandshake
@@ -55,6 +61,10 @@ func (c *Conn) handshake(record []byte) error {
 
 	c.workers.Add(1 + c.opts.MaxParallelInvocations)
 	go c.keepAlive()
+	if s := c.seq.Load(); s != nil {
+		c.workers.Add(1)
+		go c.ackLoop(s)
+	}
 	for range c.opts.MaxParallelInvocations {
 		go c.runInvocations()
 	}

@@ -1,10 +1,12 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +34,15 @@ const MaxBigSize = 16 << 20
 //     Completion.
 //   - Big(size int) string returns a string of size bytes, so that the
 //     Completion is larger than size. size is at most [MaxBigSize].
+//   - DropMe(delayMs int) returns a void Completion and then, delayMs
+//     milliseconds after the Completion and the messages before it were
+//     written, drops the caller's WebSocket as [Conn.Drop] does.
+//   - Mark(n int) appends n to the list of marks of the caller's
+//     connection, and Marks() []int returns that list in the order the
+//     marks arrived. A client checks with them that its messages arrived
+//     exactly once and in order.
+//   - Reattaches() int returns how many WebSockets reattached to the
+//     caller's connection with stateful reconnect.
 //
 // Each method fails with a binding error when the number or types of the
 // arguments are wrong.
@@ -46,6 +57,11 @@ func NewTestHub() *Hub {
 	h.Handle("CallMe", callMe)
 	h.HandleVoid("CloseMe", closeMe)
 	h.Handle("Big", big)
+	h.HandleVoid("DropMe", dropMe)
+	marks := &markBook{marks: make(map[*Conn][]int)}
+	h.HandleVoid("Mark", marks.mark)
+	h.Handle("Marks", marks.list)
+	h.Handle("Reattaches", reattaches)
 	return h
 }
 
@@ -169,4 +185,56 @@ func big(call *Call) (any, error) {
 		return nil, errors.New("Big: size " + strconv.Itoa(size) + " is outside 0 to " + strconv.Itoa(MaxBigSize) + ".")
 	}
 	return strings.Repeat("x", size), nil
+}
+
+func dropMe(call *Call) error {
+	var delayMs int
+	if err := call.Bind(&delayMs); err != nil {
+		return err
+	}
+	conn := call.Conn()
+	call.afterReply = func() { conn.dropAfterQueued(time.Duration(delayMs) * time.Millisecond) }
+	return nil
+}
+
+// A markBook holds the marks of the Mark method by connection.
+type markBook struct {
+	mu    sync.Mutex
+	marks map[*Conn][]int
+}
+
+func (b *markBook) mark(call *Call) error {
+	var n int
+	if err := call.Bind(&n); err != nil {
+		return err
+	}
+	conn := call.Conn()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.marks[conn]; !ok {
+		context.AfterFunc(conn.Context(), func() {
+			b.mu.Lock()
+			delete(b.marks, conn)
+			b.mu.Unlock()
+		})
+	}
+	b.marks[conn] = append(b.marks[conn], n)
+	return nil
+}
+
+func (b *markBook) list(call *Call) (any, error) {
+	if err := call.Bind(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]int{}, b.marks[call.Conn()]...), nil
+}
+
+func reattaches(call *Call) (any, error) {
+	if err := call.Bind(); err != nil {
+		return nil, err
+	}
+	state, _ := call.Conn().SequenceState()
+	return state.Reattaches, nil
 }

@@ -100,6 +100,11 @@ type Call struct {
 	streams      []*ClientStream
 
 	canceledByClient atomic.Bool // set by CancelInvocation
+
+	// afterReply, when set by a single-result or void method, runs once
+	// its Completion has been queued, or once it has returned when the
+	// invocation has no id.
+	afterReply func()
 }
 
 // Context returns a context that is done when the caller cancels the
@@ -268,7 +273,11 @@ func (c *Conn) Invoke(ctx context.Context, target string, args ...any) (protocol
 	}
 }
 
-// SendMessage encodes m with the connection's protocol and sends it.
+// SendMessage encodes m with the connection's protocol and sends it. On a
+// connection with stateful reconnect, a trackable message waits while the
+// messages the client has not acknowledged fill the buffer, and it is sent
+// even while the connection has no WebSocket: it is kept and resent when
+// the client reattaches. ctx bounds only that wait.
 func (c *Conn) SendMessage(ctx context.Context, m *protocol.Message) error {
 	if c.proto == nil || !c.isOpen() {
 		return ErrConnClosed
@@ -277,19 +286,46 @@ func (c *Conn) SendMessage(ctx context.Context, m *protocol.Message) error {
 	if err != nil {
 		return err
 	}
-	return c.enqueue(ctx, outgoing{kind: outRecord, msgType: m.Type, data: record})
+	return c.sendRecord(ctx, m.Type, record, true)
 }
 
 // SendRaw sends record as one hub message, subject to the misbehaviors like
 // any other. record must include its framing: the trailing 0x1E of the JSON
 // protocol or the varint length prefix of MessagePack. The server does not
-// check it, so tests can send malformed messages.
+// check it, so tests can send malformed messages. With stateful reconnect,
+// a record that parses as a trackable message is numbered and kept like
+// one that SendMessage sends; any other record is not.
 func (c *Conn) SendRaw(ctx context.Context, record []byte) error {
 	if !c.isOpen() {
 		return ErrConnClosed
 	}
 	data := append([]byte(nil), record...)
-	return c.enqueue(ctx, outgoing{kind: outRecord, data: data})
+	return c.sendRecord(ctx, c.rawMessageType(data), data, true)
+}
+
+// rawMessageType returns the type of a framed record on a connection with
+// stateful reconnect, or 0 when there is no such connection or the record
+// is not one valid hub message.
+func (c *Conn) rawMessageType(record []byte) protocol.MessageType {
+	if c.seq.Load() == nil {
+		return 0
+	}
+	framer := protocol.Framer{Format: c.proto.TransferFormat(), MaxMessageSize: -1}
+	if framer.Feed(record) != nil {
+		return 0
+	}
+	payload, err := framer.Next()
+	if err != nil || payload == nil {
+		return 0
+	}
+	if rest, err := framer.Next(); err != nil || rest != nil {
+		return 0
+	}
+	var m protocol.Message
+	if c.proto.ParseMessage(payload, &m) != nil {
+		return 0
+	}
+	return m.Type
 }
 
 // Close sends a Close message and ends the connection. An empty errText

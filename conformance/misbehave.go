@@ -62,7 +62,9 @@ type Misbehavior struct {
 
 	// StrayCompletions sends a void Completion for an invocation id the
 	// client never used ("stray-1", "stray-2", ...) before every
-	// Completion. The default is false.
+	// Completion. Connections with stateful reconnect send none, because
+	// the client would count them and its sequence ids would no longer
+	// match the server's. The default is false.
 	StrayCompletions bool
 
 	// PingDelay delays every keep-alive Ping: it is sent when nothing was
@@ -95,7 +97,7 @@ func (c *Conn) expand(w *writeState, dst []byte, item *outgoing) ([]byte, int) {
 		}
 		count++
 	}
-	if misbehave.StrayCompletions && item.msgType == protocol.TypeCompletion {
+	if misbehave.StrayCompletions && item.msgType == protocol.TypeCompletion && c.seq.Load() == nil {
 		w.strayIDs++
 		stray := protocol.Message{Type: protocol.TypeCompletion, InvocationID: "stray-" + strconv.Itoa(w.strayIDs)}
 		var err error

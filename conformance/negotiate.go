@@ -55,7 +55,7 @@ func (s *Server) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 	// NOTE: a negotiated connection whose WebSocket never comes stays in
 	// the map until the server is closed.
 	s.mu.Lock()
-	s.negotiated[token] = &negotiation{id: resp.id}
+	s.negotiated[token] = &negotiation{id: resp.id, stateful: resp.stateful}
 	s.mu.Unlock()
 	writeNegotiateJSON(w, resp.append(nil))
 }

@@ -20,6 +20,16 @@ const (
 	DefaultWriteTimeout          = 10 * time.Second
 )
 
+// Defaults of the stateful reconnect [Options]. The buffer size is the
+// default of HubOptions.StatefulReconnectBufferSize and the reconnect window
+// the default of ConnectionOptions.DisconnectTimeout in ASP.NET Core, and the
+// .NET server sends an Ack once a second (MessageBuffer).
+const (
+	DefaultStatefulReconnectBufferSize = 100_000
+	DefaultAckInterval                 = time.Second
+	DefaultReconnectWindow             = 15 * time.Second
+)
+
 // Options configures a [Server]. The zero value serves [NewTestHub] at
 // [DefaultPath] with the JSON and MessagePack hub protocols and the defaults
 // of the .NET server. NewServer copies the Options, so changing them afterwards has no
@@ -62,14 +72,40 @@ type Options struct {
 	// takes precedence over Redirect. The default sends no error.
 	NegotiateError func(r *http.Request) string
 
-	// StatefulReconnect makes negotiate respond with useStatefulReconnect:true
-	// when the client asked for it with useStatefulReconnect=true. The
-	// default is false.
-	//
-	// NOTE: only the negotiate property exists. The server does not
-	// implement Ack, Sequence or reconnecting a WebSocket to the same
-	// connection, and ignores Ack and Sequence messages.
+	// StatefulReconnect enables stateful reconnect for clients that ask for
+	// it with useStatefulReconnect=true on negotiate: the negotiate response
+	// then carries useStatefulReconnect:true, and a connection whose
+	// handshake requests version 2 or later numbers, buffers and resends its
+	// messages as described on [Conn]. A handshake of version 1 turns it off
+	// for that connection, as on the .NET server. Connections made without
+	// negotiate never use it. The default is false.
 	StatefulReconnect bool
+
+	// StatefulReconnectBufferSize is the number of bytes of unacknowledged
+	// messages a stateful connection keeps for resending before sends wait
+	// for the client's Ack. Zero means [DefaultStatefulReconnectBufferSize];
+	// a negative value means no limit.
+	StatefulReconnectBufferSize int
+
+	// AckInterval is how long a stateful connection waits after receiving a
+	// message before it sends an Ack, so that one Ack covers the messages
+	// that arrive meanwhile. Zero means [DefaultAckInterval].
+	AckInterval time.Duration
+
+	// ReconnectWindow is how long a stateful connection whose WebSocket
+	// ended without a Close message waits for the client to reattach a new
+	// WebSocket. When it passes, the connection ends as if the client had
+	// disconnected. Zero means [DefaultReconnectWindow]; a negative value
+	// ends the connection when its WebSocket is lost.
+	ReconnectWindow time.Duration
+
+	// OnMessage, when set, is called on the connection's read goroutine for
+	// every hub message from the client that the server processes, before
+	// the server acts on it. Stateful reconnect leaves out the duplicates it
+	// drops and the messages it ignores while it waits for the client's
+	// Sequence. m is valid only during the call; use m.Clone to keep it.
+	// The default is nil.
+	OnMessage func(c *Conn, m *protocol.Message)
 
 	// HandshakeTimeout is how long the server waits for the handshake
 	// request before it responds with "Handshake was canceled." and closes the
@@ -188,6 +224,13 @@ func (o Options) withDefaults() Options {
 	if o.MaxParallelInvocations <= 0 {
 		o.MaxParallelInvocations = 1
 	}
+	if o.StatefulReconnectBufferSize == 0 {
+		o.StatefulReconnectBufferSize = DefaultStatefulReconnectBufferSize
+	}
+	if o.AckInterval <= 0 {
+		o.AckInterval = DefaultAckInterval
+	}
+	o.ReconnectWindow = durationOrDefault(o.ReconnectWindow, DefaultReconnectWindow)
 	if o.Scenario == nil {
 		o.Scenario = func(r *http.Request) string { return r.URL.Query().Get("scenario") }
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -30,6 +31,8 @@ type Server struct {
 	opts      Options
 	protocols map[string]protocol.HubProtocol
 
+	paused atomic.Bool // set between Pause and Resume
+
 	mu          sync.Mutex // guards following
 	negotiated  map[string]*negotiation
 	conns       map[*Conn]struct{}
@@ -43,7 +46,9 @@ type Server struct {
 // A negotiation is a connection created by negotiate and not yet ended.
 type negotiation struct {
 	id       string // connectionId
-	attached bool   // a WebSocket serves it
+	stateful bool   // negotiate accepted stateful reconnect
+	attached bool   // a WebSocket has taken the token
+	conn     *Conn  // set once that WebSocket is upgraded
 }
 
 // NewServer returns a server configured by opts. It does not listen: use it
@@ -160,15 +165,52 @@ func (s *Server) Conns() []*Conn {
 }
 
 // ServeHTTP serves negotiate requests and WebSocket upgrades on the hub
-// path, and responds with 404 Not Found to everything else.
+// path, and responds with 404 Not Found to everything else. Between
+// [Server.Pause] and [Server.Resume] both get 503 Service Unavailable.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case s.opts.Path + "/negotiate":
+		if s.rejectPaused(w) {
+			return
+		}
 		s.serveNegotiate(w, r)
 	case s.opts.Path:
+		if s.rejectPaused(w) {
+			return
+		}
 		s.serveWebSocket(w, r)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// Pause makes the server respond to negotiate and WebSocket requests with
+// 503 Service Unavailable until [Server.Resume], as a server that is
+// restarting would. Connections that are open stay open, but a stateful
+// connection whose WebSocket is lost cannot reattach meanwhile.
+func (s *Server) Pause() { s.paused.Store(true) }
+
+// Resume ends a [Server.Pause].
+func (s *Server) Resume() { s.paused.Store(false) }
+
+func (s *Server) rejectPaused(w http.ResponseWriter) bool {
+	if !s.paused.Load() {
+		return false
+	}
+	http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+	return true
+}
+
+// DropAll calls [Conn.Drop] on every connection.
+func (s *Server) DropAll() {
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Drop()
 	}
 }
 
@@ -177,7 +219,8 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 // serveWebSocket checks the connection id, upgrades the request and runs
-// the connection until it ends.
+// the connection until it ends. A request for a stateful connection that
+// already has a WebSocket reattaches instead.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
@@ -189,13 +232,18 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 
 	token := r.URL.Query().Get("id")
-	var connID string
+	var n *negotiation
 	if token == "" {
 		// Skip negotiation: the connection is created here.
-		connID = newConnectionID()
+		n = &negotiation{id: newConnectionID()}
 	} else {
+		var existing *Conn
 		var status int
-		connID, status = s.attach(token)
+		n, existing, status = s.attach(token)
+		if existing != nil {
+			s.reattach(w, r, existing)
+			return
+		}
 		if status != 0 {
 			http.Error(w, http.StatusText(status), status)
 			return
@@ -205,12 +253,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	netConn, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
 	if err != nil {
 		// The upgrader has written the error response.
-		s.opts.Logger.Debug("WebSocket upgrade failed", "connectionId", connID, "error", err)
+		s.opts.Logger.Debug("WebSocket upgrade failed", "connectionId", n.id, "error", err)
 		s.forget(token)
 		return
 	}
 
-	c := newConn(s, connID, netConn, rw.Reader, r)
+	c := newConn(s, n.id, n.stateful, r)
+	t := newTransport(c, netConn, rw.Reader)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -218,6 +267,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	n.conn = c
 	s.connWaiters.Add(1)
 	s.mu.Unlock()
 
@@ -230,28 +280,51 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.connWaiters.Done()
 	}()
-	c.serve()
+	c.serve(t)
 }
 
-// attach marks the negotiated connection with the token as served by a
-// WebSocket and returns its id. The status is 404 for an unknown token and
-// 409 when another WebSocket already serves it.
-func (s *Server) attach(token string) (connID string, status int) {
+// attach marks the negotiated connection with the token as taken by a
+// WebSocket and returns it. For a token whose connection uses stateful
+// reconnect it returns that connection instead. The status is 404 for an
+// unknown token and 409 when another WebSocket already serves it.
+func (s *Server) attach(token string) (n *negotiation, existing *Conn, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.negotiated[token]
 	switch {
 	case !ok:
-		return "", http.StatusNotFound
+		return nil, nil, http.StatusNotFound
+	case n.conn != nil && n.conn.seq.Load() != nil:
+		return n, n.conn, 0
 	case n.attached:
-		return "", http.StatusConflict
+		return nil, nil, http.StatusConflict
 	}
 	n.attached = true
-	return n.id, 0
+	return n, nil, 0
 }
 
-// forget removes a negotiated connection once its WebSocket has ended, so
-// that the token is unknown from then on.
+// reattach upgrades a WebSocket request for c, a stateful connection, and
+// hands the WebSocket to it. The request gets 404 Not Found when c has
+// ended.
+func (s *Server) reattach(w http.ResponseWriter, r *http.Request, c *Conn) {
+	if !c.isOpen() {
+		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
+		return
+	}
+	netConn, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
+	if err != nil {
+		c.logger.Debug("WebSocket upgrade for a reattach failed", "error", err)
+		return
+	}
+	t := newTransport(c, netConn, rw.Reader)
+	if !c.offer(t) {
+		c.logger.Debug("connection ended before the WebSocket could reattach")
+		t.close()
+	}
+}
+
+// forget removes a negotiated connection once its WebSocket has ended,
+// so that the token is unknown from then on.
 func (s *Server) forget(token string) {
 	if token == "" {
 		return

@@ -19,6 +19,9 @@ const (
 	outRelease                  // send what was collected since outHold
 	outPong                     // a WebSocket Pong with data as its payload
 	outFinal                    // send last, then a WebSocket close frame with data as its body, and stop
+	outAttach                   // switch to a reattached transport and resend
+	outDrop                     // close transport once the items before it are written
+	outNotify                   // close done once the items before it are written
 )
 
 // An outgoing item is one unit of work for the writer goroutine.
@@ -27,23 +30,69 @@ type outgoing struct {
 	msgType protocol.MessageType // type of an outRecord, for the misbehaviors
 	data    []byte
 	last    *outgoing // of an outFinal
+
+	// seq is the sequence id of a trackable outRecord on a stateful
+	// connection, and 0 otherwise.
+	seq int64
+
+	// transport is the WebSocket of an outAttach or outDrop.
+	transport *transport
+
+	// done is closed by the writer when it takes an outNotify, and when it
+	// has switched to the transport of an outAttach, so that the reader of
+	// the new transport starts after the writer.
+	done chan struct{}
 }
 
 // A writeState is owned by the writer goroutine.
 type writeState struct {
+	t        *transport
 	bw       *bufio.Writer
 	pending  []byte // messages collected since outHold
 	holding  bool
 	batch    []byte
-	strayIDs int // numbers the invocation ids of stray Completions
+	strayIDs int   // numbers the invocation ids of stray Completions
+	lastSeq  int64 // the highest sequence id written, resent ones included
 }
 
-// writeLoop writes the items of c.out to the WebSocket until an outFinal, a
-// write error or abort. It is the only goroutine that writes to the network
-// connection.
-func (c *Conn) writeLoop() {
+// use makes t the transport the writer writes to and discards what was
+// collected for the previous one.
+func (w *writeState) use(t *transport) {
+	w.t = t
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(t.netConn, 4096)
+	} else {
+		w.bw.Reset(t.netConn)
+	}
+	w.pending = w.pending[:0]
+	w.holding = false
+}
+
+// skip reports whether the writer must not write item: its transport is
+// lost, or a stateful connection has already resent it.
+func (w *writeState) skip(item *outgoing) bool {
+	if w.t.isLost() {
+		return true
+	}
+	if item.seq == 0 {
+		return false
+	}
+	if item.seq <= w.lastSeq {
+		return true
+	}
+	w.lastSeq = item.seq
+	return false
+}
+
+// writeLoop writes the items of c.out to the connection's WebSocket, first
+// t and then each reattached one, until an outFinal or abort. It is the
+// only goroutine that writes to the network connections. While a stateful
+// connection has no WebSocket, the writer discards what it takes, because
+// the sequencer keeps the trackable messages for resending.
+func (c *Conn) writeLoop(t *transport) {
 	defer close(c.writerDone)
-	w := &writeState{bw: bufio.NewWriterSize(c.netConn, 4096)}
+	w := &writeState{}
+	w.use(t)
 	var next *outgoing // an item taken from c.out while batching
 	for {
 		var item outgoing
@@ -60,19 +109,28 @@ func (c *Conn) writeLoop() {
 		var err error
 		switch item.kind {
 		case outPong:
-			err = c.writeFrames(w, ws.OpPong, item.data, false)
+			if !w.t.isLost() {
+				err = c.writeFrames(w, ws.OpPong, item.data, false)
+			}
 		case outHold:
 			w.holding = true
 		case outRelease:
 			w.holding = false
-			err = c.flushHeld(w)
+			if !w.t.isLost() {
+				err = c.flushHeld(w)
+			}
 		case outHandshake:
-			if w.holding {
+			switch {
+			case w.t.isLost():
+			case w.holding:
 				w.pending = append(w.pending, item.data...)
-			} else {
+			default:
 				err = c.writeFrames(w, c.handshakeOp, item.data, true)
 			}
 		case outRecord:
+			if w.skip(&item) {
+				break
+			}
 			var count int
 			w.batch, count = c.expand(w, w.batch[:0], &item)
 			if w.holding {
@@ -81,11 +139,31 @@ func (c *Conn) writeLoop() {
 			}
 			next = c.collectBatch(w, count)
 			err = c.writeFrames(w, c.opcode, w.batch, true)
+		case outAttach:
+			w.use(item.transport)
+			if c.rec != nil {
+				c.rec.markReattach()
+			}
+			close(item.done)
+			err = c.resend(w)
+		case outDrop:
+			c.logger.Debug("dropping the WebSocket after the messages before it")
+			item.transport.close()
+		case outNotify:
+			close(item.done)
 		case outFinal:
-			c.writeFinal(w, &item)
+			if !w.t.isLost() {
+				c.writeFinal(w, &item)
+			}
 			return
 		}
 		if err != nil {
+			if c.seq.Load() != nil && c.isOpen() {
+				// The client may reattach, so only this WebSocket ends.
+				c.logger.Debug("write failed; closing the WebSocket", "error", err)
+				w.t.close()
+				continue
+			}
 			c.logger.Debug("write failed", "error", err)
 			c.abort()
 			return
@@ -113,6 +191,9 @@ func (c *Conn) collectBatch(w *writeState, count int) *outgoing {
 		case item := <-c.out:
 			if item.kind != outRecord {
 				return &item
+			}
+			if w.skip(&item) {
+				continue
 			}
 			var n int
 			w.batch, n = c.expand(w, w.batch, &item)
@@ -160,7 +241,7 @@ func (c *Conn) writeFinal(w *writeState, item *outgoing) {
 // message is split into Misbehavior.SplitFrames frames and recorded.
 func (c *Conn) writeFrames(w *writeState, op ws.OpCode, payload []byte, data bool) error {
 	if d := c.opts.WriteTimeout; d > 0 {
-		c.netConn.SetWriteDeadline(time.Now().Add(d))
+		w.t.netConn.SetWriteDeadline(time.Now().Add(d))
 	}
 	frames := 1
 	if data {
