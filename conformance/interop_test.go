@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,52 @@ var interopExpectations = map[string]func(l interopLine) string{
 	"big":               resultIs(`{"length":true}`),
 }
 
+// interopReconnectExpectations are the scenarios of interop.js that drop
+// the WebSocket: the official client reattaches with stateful reconnect or
+// starts a new connection with automatic reconnect. Their traffic depends
+// on timing, so they are not recorded into captures.
+var interopReconnectExpectations = map[string]func(l interopLine) string{
+	"stateful_stream":       resultIs(`{"items":` + intRange(30) + `,"reattaches":1}`),
+	"stateful_invocations":  resultIs(`{"marks":` + intRange(40) + `,"reattaches":1}`),
+	"autoreconnect_closeme": resultIs(`{"newConnection":true,"sum":3}`),
+	"autoreconnect_drop":    resultIs(`{"newConnection":true,"sum":3}`),
+}
+
+// intRange returns the JSON array [0, 1, ..., n-1].
+func intRange(n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	return "[" + strings.Join(items, ",") + "]"
+}
+
+// checkInterop checks the lines of one run against expectations and
+// returns the number of scenarios that passed.
+func checkInterop(t *testing.T, lines map[string]interopLine, expectations map[string]func(l interopLine) string) int {
+	t.Helper()
+	passed := 0
+	for name, check := range expectations {
+		l, ok := lines[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: the script printed no result", name)
+		case !l.OK:
+			t.Errorf("%s: official client failed: %s", name, l.Error)
+		default:
+			if msg := check(l); msg != "" {
+				t.Errorf("%s: %s", name, msg)
+			} else {
+				passed++
+			}
+		}
+	}
+	if len(lines) != len(expectations) {
+		t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(expectations))
+	}
+	return passed
+}
+
 func resultIs(want string) func(l interopLine) string {
 	return func(l interopLine) string {
 		var got, w any
@@ -155,32 +203,36 @@ func TestInteropOfficialClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// The reconnect scenarios run against a server of their own, with
+	// stateful reconnect and without recording.
+	reconnectSrv := conformance.NewServer(conformance.Options{StatefulReconnect: true, AckInterval: 100 * time.Millisecond})
+	if _, err := reconnectSrv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer reconnectSrv.Close()
 
 	for _, protocolName := range interopProtocols {
 		t.Run(protocolName, func(t *testing.T) {
-			lines := runInterop(t, node, srv.HubURL(), protocolName)
-			passed := 0
-			for name, check := range interopExpectations {
-				l, ok := lines[name]
-				switch {
-				case !ok:
-					t.Errorf("%s: the script printed no result", name)
-				case !l.OK:
-					t.Errorf("%s: official client failed: %s", name, l.Error)
-				default:
-					if msg := check(l); msg != "" {
-						t.Errorf("%s: %s", name, msg)
-					} else {
-						passed++
-					}
-				}
-			}
-			if len(lines) != len(interopExpectations) {
-				t.Errorf("script ran %d scenarios; the test expects %d", len(lines), len(interopExpectations))
-			}
+			lines := runInterop(t, node, srv.HubURL(), protocolName, scenarioNames(interopExpectations)...)
+			passed := checkInterop(t, lines, interopExpectations)
 			t.Logf("%d of %d scenarios passed with %s", passed, len(interopExpectations), protocolName)
 		})
+		t.Run(protocolName+"-reconnect", func(t *testing.T) {
+			lines := runInterop(t, node, reconnectSrv.HubURL(), protocolName, scenarioNames(interopReconnectExpectations)...)
+			passed := checkInterop(t, lines, interopReconnectExpectations)
+			t.Logf("%d of %d reconnect scenarios passed with %s", passed, len(interopReconnectExpectations), protocolName)
+		})
 	}
+}
+
+// scenarioNames returns the scenarios of expectations in sorted order.
+func scenarioNames(expectations map[string]func(l interopLine) string) []string {
+	names := make([]string, 0, len(expectations))
+	for name := range expectations {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // TestReplayCapturesAgainstOfficialClient plays the server side of every

@@ -3,6 +3,8 @@
 // {"scenario", "ok": false, "error"}.
 //
 // Usage: node interop.js HUB_URL [json|messagepack] [SCENARIO...]
+//
+// HUBWIRE_INTEROP_LOG=1 prints the client's debug log to stderr.
 "use strict";
 
 const signalR = require("@microsoft/signalr");
@@ -20,10 +22,13 @@ function connect(scenario, configure) {
   const url = hubURL + (hubURL.includes("?") ? "&" : "?") + "scenario=" + encodeURIComponent(scenario);
   let builder = new signalR.HubConnectionBuilder()
     .withUrl(url, { transport: signalR.HttpTransportType.WebSockets })
-    .configureLogging(signalR.LogLevel.None);
+    .configureLogging(process.env.HUBWIRE_INTEROP_LOG === "1" ? signalR.LogLevel.Debug : signalR.LogLevel.None);
   if (protocolName === "messagepack") {
     const msgpack = require("@microsoft/signalr-protocol-msgpack");
     builder = builder.withHubProtocol(new msgpack.MessagePackHubProtocol());
+  }
+  if (builders[scenario]) {
+    builder = builders[scenario](builder);
   }
   const connection = builder.build();
   if (configure) {
@@ -35,6 +40,16 @@ function connect(scenario, configure) {
 // closed resolves with the error a connection closed with.
 function closed(connection) {
   return new Promise((resolve) => connection.onclose((err) => resolve(err ? String(err.message || err) : null)));
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// reconnected resolves with the new connection ID once automatic reconnect
+// has started a new connection.
+function reconnected(connection) {
+  return new Promise((resolve) => connection.onreconnected((id) => resolve(id)));
 }
 
 const scenarios = {
@@ -112,6 +127,68 @@ const scenarios = {
     const text = await c.invoke("Big", 40000);
     return { length: JSON.stringify(text).length >= 40000 };
   },
+
+  // The scenarios below drop the WebSocket on purpose. Their traffic
+  // depends on timing, so they have no captures.
+
+  // The server drops the WebSocket in the middle of a stream. The client
+  // reattaches with stateful reconnect, and the stream goes on.
+  stateful_stream: async (c) => {
+    const items = await new Promise((resolve, reject) => {
+      const received = [];
+      c.stream("Counter", 30, 10).subscribe({
+        next: (item) => {
+          received.push(item);
+          if (item === 10) {
+            c.invoke("DropMe", 0).catch(reject);
+          }
+        },
+        error: reject,
+        complete: () => resolve(received),
+      });
+    });
+    return { items, reattaches: await c.invoke("Reattaches") };
+  },
+  // The server drops the WebSocket in the middle of a run of non-blocking
+  // invocations. Each must arrive once and in order.
+  stateful_invocations: async (c) => {
+    const sends = [];
+    for (let i = 0; i < 40; i++) {
+      sends.push(c.send("Mark", i));
+      if (i === 10) {
+        sends.push(c.invoke("DropMe", 0));
+      }
+      await sleep(5);
+    }
+    await Promise.all(sends);
+    return { marks: await c.invoke("Marks"), reattaches: await c.invoke("Reattaches") };
+  },
+  // Close with allowReconnect makes automatic reconnect start a new
+  // connection.
+  autoreconnect_closeme: async (c) => {
+    const firstId = c.connectionId;
+    const newId = reconnected(c);
+    c.invoke("CloseMe", "restarting", true).catch(() => {});
+    const id = await newId;
+    return { newConnection: Boolean(id) && id !== firstId, sum: await c.invoke("Add", 1, 2) };
+  },
+  // A dropped WebSocket without stateful reconnect makes automatic
+  // reconnect start a new connection.
+  autoreconnect_drop: async (c) => {
+    const firstId = c.connectionId;
+    const newId = reconnected(c);
+    await c.invoke("DropMe", 0);
+    const id = await newId;
+    return { newConnection: Boolean(id) && id !== firstId, sum: await c.invoke("Add", 1, 2) };
+  },
+};
+
+// builders configure the client of a scenario beyond the defaults.
+const builders = {
+  stateful_stream: (b) => b.withStatefulReconnect(),
+  stateful_invocations: (b) => b.withStatefulReconnect(),
+  autoreconnect_closeme: (b) => b.withAutomaticReconnect(),
+  autoreconnect_drop: (b) => b.withAutomaticReconnect(),
 };
 
 const configure = {
