@@ -59,7 +59,8 @@ const (
 //   - It counts the trackable messages it receives, drops those whose number
 //     it has already processed, and acknowledges the highest processed
 //     number [Options.AckInterval] after a message arrived. An Ack for a
-//     number it never sent closes the connection with an error.
+//     number it never sent closes the connection with an error, a check
+//     that the MessageBuffer of the .NET server leaves as a TODO.
 //   - When the WebSocket ends without a Close message or a WebSocket close
 //     frame, the connection, with its running invocations and streams, waits
 //     up to [Options.ReconnectWindow] for a new WebSocket request with the
@@ -613,8 +614,8 @@ func (c *Conn) keepAlive() {
 	for {
 		now := time.Now()
 		if c.currentTransport() == nil {
-			// A stateful connection waiting for a reattach has nobody to
-			// ping and nothing to time out. The reattach resets lastRead.
+			// A stateful connection waiting for a reattach has no client to
+			// ping or to time out. The reattach resets lastRead.
 			timer.Reset(detachedCheckInterval(interval, timeout))
 			select {
 			case <-c.ctx.Done():

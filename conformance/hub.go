@@ -39,8 +39,8 @@ const MaxBigSize = 16 << 20
 //     written, drops the caller's WebSocket as [Conn.Drop] does.
 //   - Mark(n int) appends n to the list of marks of the caller's
 //     connection, and Marks() []int returns that list in the order the
-//     marks arrived. A client checks with them that its messages arrived
-//     exactly once and in order.
+//     marks arrived, so that a client test can check that each of its
+//     messages arrived once and in order.
 //   - Reattaches() int returns how many WebSockets reattached to the
 //     caller's connection with stateful reconnect.
 //

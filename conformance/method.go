@@ -274,10 +274,11 @@ func (c *Conn) Invoke(ctx context.Context, target string, args ...any) (protocol
 }
 
 // SendMessage encodes m with the connection's protocol and sends it. On a
-// connection with stateful reconnect, a trackable message waits while the
-// messages the client has not acknowledged fill the buffer, and it is sent
-// even while the connection has no WebSocket: it is kept and resent when
-// the client reattaches. ctx bounds only that wait.
+// connection with stateful reconnect, a trackable message first waits while
+// the messages the client has not acknowledged fill the buffer, and ctx
+// bounds only that wait. It succeeds even while the connection has no
+// WebSocket, because the server keeps it and resends it when the client
+// reattaches.
 func (c *Conn) SendMessage(ctx context.Context, m *protocol.Message) error {
 	if c.proto == nil || !c.isOpen() {
 		return ErrConnClosed

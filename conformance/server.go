@@ -151,7 +151,7 @@ func (s *Server) Close() error {
 
 // Conns returns the connections whose handshake succeeded, in no particular
 // order. A connection is listed until its goroutines have returned, so it
-// may be closing.
+// may be closing, or waiting for a stateful reconnect.
 func (s *Server) Conns() []*Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -78,7 +78,8 @@ type sequencer struct {
 	// trackable messages in the order of their ids.
 	sendSlot chan struct{}
 
-	// ackWanted asks the Ack goroutine to acknowledge what has arrived.
+	// ackWanted signals the Ack goroutine that a message to acknowledge
+	// has arrived.
 	ackWanted chan struct{}
 
 	mu            sync.Mutex // guards following
@@ -141,8 +142,8 @@ func (c *Conn) sendRecord(ctx context.Context, typ protocol.MessageType, record 
 	s.bufferedBytes += len(record)
 	s.mu.Unlock()
 
-	// Once numbered, the message must reach the writer whatever ctx says,
-	// or the ids of the client would no longer match.
+	// Once numbered, the message must reach the writer even when ctx is
+	// done, or the client's ids would no longer match the server's.
 	return c.enqueue(context.Background(), outgoing{kind: outRecord, msgType: typ, data: record, seq: id})
 }
 
@@ -219,7 +220,7 @@ func (c *Conn) ack(id int64) error {
 	defer s.mu.Unlock()
 	if id > s.lastSent {
 		return &closeError{text: "Connection closed with an error. InvalidDataException: Ack for sequence ID " +
-			strconv.FormatInt(id, 10) + " but the server has sent " + strconv.FormatInt(s.lastSent, 10) + " messages."}
+			strconv.FormatInt(id, 10) + ", but the server has sent only " + strconv.FormatInt(s.lastSent, 10) + " messages."}
 	}
 	n := 0
 	for n < len(s.buffer) && s.buffer[n].id <= id {

@@ -586,7 +586,7 @@ func TestStatefulAckTooLarge(t *testing.T) {
 	c.expectCompletion("a", 2)
 	c.send(ack(2))
 	m := c.next()
-	want := "Connection closed with an error. InvalidDataException: Ack for sequence ID 2 but the server has sent 1 messages."
+	want := "Connection closed with an error. InvalidDataException: Ack for sequence ID 2, but the server has sent only 1 messages."
 	if m.Type != protocol.TypeClose || m.Error != want {
 		t.Fatalf("got %s; want Close with %q", describe(m), want)
 	}
