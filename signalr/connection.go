@@ -49,11 +49,12 @@ type connection struct {
 	argEnd []int
 	idBuf  [20]byte
 
-	mu      sync.Mutex // guards calls, err and ended
+	mu      sync.Mutex // guards calls, err, failing, ended and stopped
 	calls   map[uint64]*call
 	err     error // cause of the connection's end, or nil after Stop
-	ended   bool
-	stopped bool // Stop was called
+	failing bool  // fail has been called
+	ended   bool  // fail has told the client and failed the calls
+	stopped bool  // Stop was called
 
 	done     chan struct{} // closed when the connection has ended
 	handlers *handlerQueue
@@ -116,12 +117,25 @@ func (conn *connection) endErr() error {
 // err.
 func (conn *connection) fail(err error) {
 	conn.mu.Lock()
-	if conn.ended {
+	if conn.failing {
 		conn.mu.Unlock()
 		return
 	}
-	conn.ended = true
+	conn.failing = true
 	stopped := conn.stopped
+	conn.mu.Unlock()
+
+	if err != nil && !stopped {
+		conn.client.log.Warn("signalr: connection ended", "connectionId", conn.id, "error", err)
+	}
+	// The client learns of the end before anyone can see the connection
+	// as ended, so that a caller who gets a closed-connection error and
+	// calls again waits for the reconnect instead of finding this
+	// connection once more.
+	conn.client.connectionEnded(conn, err, stopped)
+
+	conn.mu.Lock()
+	conn.ended = true
 	if !stopped {
 		conn.err = err
 	}
@@ -129,15 +143,9 @@ func (conn *connection) fail(err error) {
 	conn.calls = nil
 	conn.mu.Unlock()
 
-	if err != nil && !stopped {
-		conn.client.log.Warn("signalr: connection ended", "connectionId", conn.id, "error", err)
-	}
 	if conn.sr != nil {
 		conn.stopAcks()
 	}
-	// The client learns of the end before the pending calls fail, so that
-	// a caller who retries at once waits for the reconnect.
-	conn.client.connectionEnded(conn, err, stopped)
 	closeErr := &closedError{cause: err}
 	for _, cl := range calls {
 		cl.finish(nil, false, closeErr)
@@ -368,7 +376,7 @@ func (conn *connection) abortTransport(cause error) {
 func (conn *connection) isStopping() bool {
 	conn.mu.Lock()
 	defer conn.mu.Unlock()
-	return conn.stopped || conn.ended
+	return conn.stopped || conn.failing
 }
 
 // lockWrite acquires wmu unless ctx or the connection ends first.

@@ -160,9 +160,10 @@ func runCutSession(t *testing.T, base string, d faultproxy.Direction, offset int
 		if err != nil && c.Err() == nil {
 			// The cut interrupted a call. Unless the client has ended, it
 			// reconnects, and the script must then run through.
+			first := err
 			err = scriptedSession(ctx, c)
 			if err != nil && c.Err() == nil && !errors.Is(err, signalr.ErrNotConnected) {
-				t.Fatalf("direction %v, offset %d: the session failed after reconnecting: %v", d, offset, err)
+				t.Fatalf("direction %v, offset %d, mode %v: the session failed after reconnecting: %v (first error: %v; %d connections)", d, offset, mode, err, first, proxy.Accepted())
 			}
 		}
 		if err != nil && ctx.Err() != nil {

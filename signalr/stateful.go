@@ -2,6 +2,7 @@ package signalr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -219,22 +220,17 @@ func (conn *connection) stopAcks() {
 
 // resume reopens the transport after it was lost with cause, sends the
 // Sequence message and then every message the server has not
-// acknowledged. It runs on the read loop. An error means the connection
-// cannot continue.
+// acknowledged. It runs on the read loop and tries again, with short
+// pauses, until Config.HandshakeTimeout has passed, because the server
+// keeps the connection for a while and a new transport may fail as the old
+// one did. An error means the connection cannot continue.
 func (conn *connection) resume(cause error) error {
 	c := conn.client
 	c.log.Warn("signalr: transport lost; reopening it for stateful reconnect", "connectionId", conn.id, "error", cause)
 
 	// Writers skip the transport from now on; what they send is buffered
 	// and sent again below.
-	conn.tcMu.Lock()
-	old := conn.tc
-	conn.tcMu.Unlock()
-	old.Close()
-	conn.wmu <- struct{}{}
-	conn.sr.setDetached(true)
-	<-conn.wmu
-	conn.framer.Reset()
+	conn.detach()
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.config.HandshakeTimeout)
 	defer cancel()
@@ -245,9 +241,45 @@ func (conn *connection) resume(cause error) error {
 		case <-ctx.Done():
 		}
 	}()
+
+	pause := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := conn.reattach(ctx)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrConnectionClosed) {
+			return err
+		}
+		c.log.Info("signalr: reopening the transport failed", "connectionId", conn.id, "attempt", attempt, "error", err)
+		conn.detach()
+		select {
+		case <-time.After(pause):
+			pause = min(2*pause, 500*time.Millisecond)
+		case <-ctx.Done():
+			return fmt.Errorf("%w; reopening the transport for stateful reconnect failed: %v", cause, err)
+		}
+	}
+}
+
+// detach closes the transport and makes writers buffer instead of writing.
+func (conn *connection) detach() {
+	conn.tcMu.Lock()
+	old := conn.tc
+	conn.tcMu.Unlock()
+	old.Close()
+	conn.wmu <- struct{}{}
+	conn.sr.setDetached(true)
+	<-conn.wmu
+	conn.framer.Reset()
+}
+
+// reattach opens a new transport, makes it the connection's, and sends the
+// Sequence message and the unacknowledged messages on it.
+func (conn *connection) reattach(ctx context.Context) error {
 	tc, err := conn.reopen(ctx)
 	if err != nil {
-		return fmt.Errorf("%w; reopening the transport for stateful reconnect failed: %v", cause, err)
+		return err
 	}
 
 	conn.wmu <- struct{}{}
@@ -268,12 +300,12 @@ func (conn *connection) resume(cause error) error {
 		return err
 	}
 	if err := tc.WriteMessage(ctx, frame); err != nil {
-		return fmt.Errorf("%w; sending the Sequence message failed: %v", cause, err)
+		return fmt.Errorf("sending the Sequence message: %w", err)
 	}
 	start := 0
 	for _, end := range ends {
 		if err := tc.WriteMessage(ctx, data[start:end]); err != nil {
-			return fmt.Errorf("%w; sending buffered messages again failed: %v", cause, err)
+			return fmt.Errorf("sending buffered messages again: %w", err)
 		}
 		start = end
 	}
@@ -281,6 +313,6 @@ func (conn *connection) resume(cause error) error {
 	conn.lastRecv.Store(now)
 	conn.lastSent.Store(now)
 	conn.sr.setDetached(false)
-	c.log.Info("signalr: transport reopened", "connectionId", conn.id, "sequenceId", id, "resent", len(ends))
+	conn.client.log.Info("signalr: transport reopened", "connectionId", conn.id, "sequenceId", id, "resent", len(ends))
 	return nil
 }

@@ -174,7 +174,8 @@ func TestStatefulSequenceTooLarge(t *testing.T) {
 }
 
 func TestStatefulReopenFailsFallsBackToReconnect(t *testing.T) {
-	cfg := Config{Reconnect: DelayRetryPolicy{0}}
+	// Reopening is tried again until the handshake timeout has passed.
+	cfg := Config{Reconnect: DelayRetryPolicy{0}, HandshakeTimeout: 300 * time.Millisecond}
 	events := newEventLog(&cfg)
 	c, p, reopened := startStatefulClient(t, cfg)
 	fresh := newFakeConn()
@@ -228,4 +229,42 @@ func TestStatefulBackpressure(t *testing.T) {
 	if m := p.next(false); m.Target != "Fill" {
 		t.Errorf("got %v %q; want the third Fill", m.Type, m.Target)
 	}
+}
+
+// TestStatefulMessageBeforeSequence checks that a message the server sends
+// on a reopened transport before its Sequence message is handled, not
+// dropped, and counted like any other.
+func TestStatefulMessageBeforeSequence(t *testing.T) {
+	c, p, reopened := startStatefulClient(t, Config{})
+	handled := make(chan string, 4)
+	c.On("Push", func(ctx context.Context, inv *Invocation) (any, error) {
+		var s string
+		err := inv.Decode(&s)
+		handled <- s
+		return nil, err
+	})
+	push := func(p *peer, s string) {
+		p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Push", Arguments: []protocol.RawValue{protocol.RawValue(`"` + s + `"`)}})
+	}
+
+	p.conn.Close()
+	second := newFakeConn()
+	reopened <- second
+	p2 := &peer{t: t, conn: second}
+	expectMessage(t, p2, protocol.TypeSequence, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
+
+	push(p2, "early")                             // message 1, before the server's Sequence
+	p2.send(`{"type":9,"sequenceId":2}` + "\x1e") // the next message is 2
+	push(p2, "later")
+	for _, want := range []string{"early", "later"} {
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("handler got %q; want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handler did not get %q", want)
+		}
+	}
+	expectMessage(t, p2, protocol.TypeAck, "with sequenceId 2", func(m *protocol.Message) bool { return m.SequenceID == 2 })
 }
