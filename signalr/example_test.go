@@ -138,3 +138,36 @@ func ExampleClient_Stop() {
 	fmt.Println("stopped, error:", client.Err())
 	// Output: stopped, error: <nil>
 }
+
+func ExampleConfig_reconnect() {
+	srv, hubURL := startHub()
+	defer srv.Close()
+	ctx := context.Background()
+
+	reconnected := make(chan string, 1)
+	client := signalr.NewClient(hubURL, signalr.Config{
+		Reconnect: signalr.DefaultRetryPolicy(),
+		OnReconnecting: func(err error) {
+			fmt.Println("reconnecting:", err)
+		},
+		OnReconnected: func(connectionID string) { reconnected <- connectionID },
+	})
+	if err := client.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer client.Stop(ctx)
+
+	// The reference hub's CloseMe makes the server close the connection,
+	// here with allowReconnect set, as a server does before a restart.
+	client.Send(ctx, "CloseMe", "restarting", true)
+	<-reconnected
+
+	var sum int
+	if err := client.Invoke(ctx, "Add", &sum, 2, 3); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after reconnecting: 2 + 3 =", sum)
+	// Output:
+	// reconnecting: signalr: server closed the connection with error "restarting" (reconnect allowed)
+	// after reconnecting: 2 + 3 = 5
+}
