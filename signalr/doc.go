@@ -10,7 +10,7 @@
 // # Reconnecting
 //
 // By default a lost connection ends the client: [Client.Done] is closed and
-// [Client.Err] says why. With Config.Reconnect set to a [RetryPolicy], such
+// [Client.Err] returns the cause. With Config.Reconnect set to a [RetryPolicy], such
 // as [DefaultRetryPolicy], the client opens a new connection instead, and
 // calls made meanwhile wait for it. Invocations pending on the lost
 // connection fail, and the server sees a new connection.
