@@ -234,10 +234,13 @@ func (conn *connection) dispatch(m *protocol.Message, size int) error {
 	if conn.sr != nil {
 		switch {
 		case m.Type.IsTrackable():
+			// An Ack follows duplicates too: the server sends messages
+			// again when it missed the Ack for them, and keeps them until
+			// one arrives.
+			conn.scheduleAck()
 			if !conn.sr.received(size) {
 				return nil // sent again after a reattach, and processed before
 			}
-			conn.scheduleAck()
 		case m.Type == protocol.TypeAck:
 			conn.sr.ack(m.SequenceID)
 			return nil

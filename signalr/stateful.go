@@ -187,7 +187,8 @@ func (conn *connection) scheduleAck() {
 }
 
 // sendAck sends an Ack for the last message processed. A lost transport
-// drops it: the Sequence exchange after reopening makes it unnecessary.
+// drops it, and the messages the server sends again after the reattach
+// bring about another.
 func (conn *connection) sendAck() {
 	b := conn.sr
 	b.mu.Lock()
