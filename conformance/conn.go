@@ -80,6 +80,7 @@ type Conn struct {
 	opts   *Options
 	logger *slog.Logger
 	id     string
+	header http.Header     // of the request that created the connection
 	ctx    context.Context // done when the connection ends
 	cancel context.CancelFunc
 
@@ -138,6 +139,7 @@ func newConn(srv *Server, id string, statefulNegotiated bool, r *http.Request) *
 		opts:               &srv.opts,
 		logger:             srv.opts.Logger.With("connectionId", id),
 		id:                 id,
+		header:             r.Header.Clone(),
 		ctx:                ctx,
 		cancel:             cancel,
 		statefulNegotiated: statefulNegotiated,
@@ -166,6 +168,12 @@ func newConn(srv *Server, id string, statefulNegotiated bool, r *http.Request) *
 // ID returns the connectionId of the connection. For a connection made
 // without negotiate it is an id the server made up.
 func (c *Conn) ID() string { return c.id }
+
+// Header returns a copy of the header of the WebSocket upgrade request
+// that created the connection, so that a hub can tell which client a
+// connection belongs to, such as by its Authorization header. A WebSocket
+// that reattaches with stateful reconnect does not change it.
+func (c *Conn) Header() http.Header { return c.header.Clone() }
 
 // Protocol returns the hub protocol selected in the handshake.
 func (c *Conn) Protocol() protocol.HubProtocol { return c.proto }
