@@ -58,7 +58,7 @@ func NewMessageID() string {
 // newUUID returns a random UUID version 4 in its 36-character form.
 func newUUID() string {
 	var u [16]byte
-	rand.Read(u[:])         // never fails, by the crypto/rand contract
+	rand.Read(u[:])         // crypto/rand.Read never returns an error since Go 1.24
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	var b [36]byte
