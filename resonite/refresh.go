@@ -51,8 +51,9 @@ type RefresherOptions struct {
 }
 
 // A Refresher extends a session's token in the background before it
-// expires. It does not change the Session; [Refresher.Expire] returns the
-// expiry it assumes.
+// expires. It does not change the Session, and the Session must not change
+// while the refresher runs; [Refresher.Expire] returns the expiry it
+// assumes.
 type Refresher struct {
 	api     *API
 	session *Session
