@@ -1,6 +1,7 @@
 package resonite
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,22 +14,17 @@ import (
 var (
 	// ErrTOTPRequired means that the login needs a TOTP code, or that the
 	// code sent was wrong. The server responds 403 with the body "TOTP".
-	ErrTOTPRequired = errStatusKind("TOTP code required or wrong")
+	ErrTOTPRequired = errors.New("resonite: TOTP code required or wrong")
 
 	// ErrInvalidCredentials means that the login was rejected with 400 Bad
 	// Request: the user does not exist or the password is wrong.
-	ErrInvalidCredentials = errStatusKind("invalid credentials")
+	ErrInvalidCredentials = errors.New("resonite: invalid credentials")
 
 	// ErrSessionExpired means that the server rejected the session token
 	// with 401 or 403, because it expired or was revoked. Retrying does not
 	// help: sign in again.
-	ErrSessionExpired = errStatusKind("session token expired or revoked")
+	ErrSessionExpired = errors.New("resonite: session token expired or revoked")
 )
-
-// errStatusKind is the type of the sentinel errors above.
-type errStatusKind string
-
-func (e errStatusKind) Error() string { return "resonite: " + string(e) }
 
 // A StatusError reports a response with a status code the method does not
 // accept as success. Unwrap returns [ErrTOTPRequired],
