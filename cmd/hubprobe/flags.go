@@ -49,11 +49,18 @@ func hasFlags(fs *flag.FlagSet) bool {
 // is set, errors are reported as JSON from then on, even if a later flag
 // is invalid.
 func parseFlags(env *environment, fs *flag.FlagSet, cmd *command, args []string) error {
+	// The flag package calls Usage for -h and for every invalid flag. The
+	// help is printed only for -h, since report prints the usage line
+	// after an error.
+	printHelp := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(args)
+	fs.Usage = printHelp
 	if f := fs.Lookup("json"); f != nil && f.Value.String() == "true" {
 		env.jsonErrors = true
 	}
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp()
 		return errHelpShown
 	}
 	if err != nil {

@@ -285,6 +285,7 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "-H", "no colon", "http://127.0.0.1:1/hub", "Add"},
 		{"listen"},
 		{"listen", "--count", "-1", "http://127.0.0.1:1/hub"},
+		{"listen", "--count", "x", "http://127.0.0.1:1/hub"},
 		{"call", "127.0.0.1:1/hub", "Add"},
 		{"call", "ws://127.0.0.1:1/hub", "Add"},
 		{"listen", "ftp://127.0.0.1:1/hub"},
@@ -295,6 +296,7 @@ func TestUsageErrors(t *testing.T) {
 		r := runProbe(t, nil, args...)
 		check.Equal(t, 2, r.code, "hubprobe %v", args)
 		check.Contains(t, r.stderr, "usage: hubprobe", "hubprobe %v", args)
+		check.Equal(t, "", r.stdout, "hubprobe %v prints the help only for -h", args)
 	}
 }
 
