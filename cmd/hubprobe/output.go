@@ -296,6 +296,8 @@ func (p *printer) text(e event) string {
 		return p.paint(ansiDim, where) + p.paint(ansiRed, e.Error)
 	case "checked":
 		return e.Message
+	case "reattach":
+		return p.paint(ansiDim, fmt.Sprintf("line %d: ", e.Line)) + "= reattach: the messages after it pass a new WebSocket of the same connection (stateful reconnect)"
 	}
 	return e.Event + " " + e.Message
 }

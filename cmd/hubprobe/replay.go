@@ -20,7 +20,8 @@ With --check it instead parses every hub message with the hub protocol of
 the capture, json or messagepack, and reports the first invalid one with
 its line, its sender and its place in the WebSocket message; the exit
 status is then 1. A hub message may continue in the next WebSocket message
-of the same sender.`
+of the same sender, but not across a "= reattach" line, which marks a new
+WebSocket of a connection with stateful reconnect.`
 
 // runReplay implements "hubprobe replay".
 func runReplay(env *environment, args []string) error {
@@ -58,9 +59,22 @@ func runReplay(env *environment, args []string) error {
 	return nil
 }
 
-// firstMessageLine returns the file line of the first message of c: the
-// header has the magic line, three fixed lines and the extra fields.
-func firstMessageLine(c *conformance.Capture) int { return 5 + len(c.Fields) }
+// messageLines returns the file line of each message of c. The header has
+// the magic line, three fixed lines and the extra fields, and a
+// "= reattach" line comes before each message that starts a reattached
+// WebSocket.
+func messageLines(c *conformance.Capture) []int {
+	lines := make([]int, len(c.Messages))
+	line := 5 + len(c.Fields)
+	for i, m := range c.Messages {
+		if m.Reattached {
+			line++
+		}
+		lines[i] = line
+		line++
+	}
+	return lines
+}
 
 // An invalidMessageError locates an invalid hub message in a capture file.
 type invalidMessageError struct {
@@ -139,8 +153,17 @@ func checkCapture(c *conformance.Capture) (int, error) {
 	}
 	count := 0
 	var m protocol.Message
+	lines := messageLines(c)
 	for i, msg := range c.Messages {
-		line := firstMessageLine(c) + i
+		line := lines[i]
+		if msg.Reattached {
+			// A hub message cut off by the lost WebSocket does not
+			// continue on the new one, because stateful reconnect sends
+			// it again in full.
+			for _, st := range states {
+				st.pending = nil
+			}
+		}
 		st := states[msg.Direction]
 		if st == nil {
 			return count, fmt.Errorf("line %d: unknown direction %d", line, msg.Direction)
@@ -287,8 +310,12 @@ func printCapture(p *printer, c *conformance.Capture) {
 	}
 	p.print(event{Event: "note", Message: header})
 	handshakeSeen := map[conformance.Direction]bool{}
+	lines := messageLines(c)
 	for i, msg := range c.Messages {
-		line := firstMessageLine(c) + i
+		line := lines[i]
+		if msg.Reattached {
+			p.print(event{Event: "reattach", Line: line - 1})
+		}
 		handshake := !handshakeSeen[msg.Direction]
 		handshakeSeen[msg.Direction] = true
 		at := event{Event: "frame", Line: line, Direction: directionName(msg.Direction)}
