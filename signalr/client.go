@@ -131,10 +131,13 @@ func (c *Client) connect(ctx context.Context) (*connection, error) {
 }
 
 // Stop sends a Close message, closes the connection and waits until the
-// client's goroutines have ended or ctx is done. Calls still waiting fail
-// with an error that wraps [ErrConnectionClosed]. Stop also ends a
-// reconnect in progress. Stop on a client that is not connected returns
-// nil.
+// connection's goroutines have ended or ctx is done; when ctx ends first,
+// Stop returns its error, but the client is stopped all the same. Calls
+// still waiting, for a result or for a reconnect, fail with an error that
+// wraps [ErrConnectionClosed]. Stop also ends a reconnect in progress.
+// Config.OnClosed may still be running when Stop returns, so that Stop may
+// be called from an event callback. Stop on a client that is not connected
+// returns nil.
 func (c *Client) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	r, conn := c.run, c.conn
@@ -172,9 +175,10 @@ func (c *Client) ConnectionID() string {
 	return ""
 }
 
-// Done returns a channel that is closed when the client has ended for good:
-// after Stop, or when the connection ended and automatic reconnect is off
-// or gave up. It is nil when the client was never started.
+// Done returns a channel that is closed when the client has ended: after
+// Stop, or when the connection ended and automatic reconnect is off or gave
+// up. It is nil when the client was never started, and a later Start makes
+// a new channel, so call Done after Start.
 func (c *Client) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,11 +201,12 @@ func (c *Client) Err() error {
 	return c.run.err
 }
 
-// current returns the open connection, or nil.
+// current returns the open connection, or nil, also while the client
+// reconnects.
 func (c *Client) current() *connection {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conn == nil || c.conn.isDone() {
+	if c.conn == nil || c.conn.isDone() || (c.run != nil && c.run.reconnecting) {
 		return nil
 	}
 	return c.conn

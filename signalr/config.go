@@ -55,7 +55,8 @@ type Config struct {
 	TLSConfig *tls.Config
 
 	// HandshakeTimeout bounds the handshake after the WebSocket opened.
-	// Zero means DefaultHandshakeTimeout (15 s).
+	// With stateful reconnect, it also bounds the attempts to reopen a lost
+	// transport. Zero means DefaultHandshakeTimeout (15 s).
 	HandshakeTimeout time.Duration
 
 	// KeepAliveInterval is how long the client may send nothing before it
@@ -100,17 +101,21 @@ type Config struct {
 	// connection is lost through a transport error, a server timeout or a
 	// Close that allows reconnecting, the client opens new connections
 	// (negotiate, transport and handshake each time) until one succeeds or
-	// the policy gives up. A plain Close from the server and Stop end the
-	// client instead. Nil means no automatic reconnect. [DefaultRetryPolicy]
+	// the policy gives up. A Close from the server without allowReconnect,
+	// and Stop, end the client instead. Nil means no automatic reconnect. [DefaultRetryPolicy]
 	// returns the official clients' policy.
 	Reconnect RetryPolicy
 
 	// StatefulReconnect asks the server for stateful reconnect. When the
 	// server agrees, a lost WebSocket is reopened for the same connection
 	// and the messages either side missed are sent again, so nothing is
-	// lost or duplicated and pending calls continue. When reopening fails,
-	// the connection ends as if lost, and Reconnect, when set, takes over.
-	// It needs negotiation, so Start fails when SkipNegotiation is also set.
+	// lost or duplicated and pending calls continue; calls made meanwhile
+	// wait for the transport. Reopening is tried until HandshakeTimeout has
+	// passed, or until the server answers with an HTTP error such as 404.
+	// When it fails, the connection ends with [ErrStatefulReconnectFailed]:
+	// pending calls fail, a Send that returned before the loss may be lost,
+	// and Reconnect, when set, opens a new connection. It needs
+	// negotiation, so Start fails when SkipNegotiation is also set.
 	StatefulReconnect bool
 
 	// StatefulReconnectBufferSize is how many bytes of sent messages the

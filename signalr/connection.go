@@ -2,6 +2,7 @@ package signalr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -403,15 +404,52 @@ func (conn *connection) unlockWrite() { <-conn.wmu }
 // write encodes and sends m.
 func (conn *connection) write(ctx context.Context, m *protocol.Message) error {
 	if conn.sr != nil && m.Type.IsTrackable() {
-		if err := conn.sr.waitSpace(ctx, conn.done); err != nil {
+		if err := conn.waitWritable(ctx); err != nil {
 			return err
 		}
 	}
 	if err := conn.lockWrite(ctx); err != nil {
 		return err
 	}
-	defer conn.unlockWrite()
-	return conn.writeLocked(ctx, m)
+	err := conn.writeLocked(ctx, m)
+	conn.unlockWrite()
+	return conn.writeResult(ctx, err)
+}
+
+// errResendPending reports a trackable message that stateful reconnect
+// buffered while the transport was lost. It is sent once the transport is
+// back, and lost if reopening fails.
+var errResendPending = errors.New("signalr: message waits for the transport to be reopened")
+
+// waitWritable waits, with stateful reconnect, until the transport is
+// attached and the buffer has room, so that a new message is neither
+// written into a lost transport nor buffered beyond the limit.
+func (conn *connection) waitWritable(ctx context.Context) error {
+	if err := conn.sr.waitAttached(ctx, conn.done); err != nil {
+		return conn.closedOr(err)
+	}
+	if err := conn.sr.waitSpace(ctx, conn.done); err != nil {
+		return conn.closedOr(err)
+	}
+	return nil
+}
+
+// writeResult turns the result of writeLocked into the caller's: a
+// message buffered for resending succeeds only once the transport is back.
+func (conn *connection) writeResult(ctx context.Context, err error) error {
+	if err != errResendPending {
+		return err
+	}
+	return conn.closedOr(conn.sr.waitAttached(ctx, conn.done))
+}
+
+// closedOr returns err, with ErrConnectionClosed replaced by the error
+// that tells why the connection ended.
+func (conn *connection) closedOr(err error) error {
+	if err == ErrConnectionClosed {
+		return &closedError{cause: conn.endErr()}
+	}
+	return err
 }
 
 // writeLocked encodes and sends m while wmu is held.
@@ -425,11 +463,15 @@ func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) er
 		if err := ctx.Err(); err != nil {
 			return err // not sent, so not numbered either
 		}
-		if m.Type.IsTrackable() {
+		trackable := m.Type.IsTrackable()
+		if trackable {
 			conn.sr.add(buf)
 		}
 		if conn.sr.isDetached() {
-			return nil // buffered, or not needed after the reattach
+			if trackable {
+				return errResendPending
+			}
+			return nil // a Ping or Ack is not needed after the reattach
 		}
 	}
 	if err := conn.tc.WriteMessage(ctx, buf); err != nil {
@@ -439,10 +481,14 @@ func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) er
 			// matters, and the read loop reopens the transport and sends
 			// it again.
 			conn.abortTransport(err)
+			if m.Type.IsTrackable() {
+				return errResendPending
+			}
 			return nil
 		}
 		if ctx.Err() == nil {
 			conn.fail(err)
+			return &closedError{cause: err}
 		}
 		return err
 	}
@@ -455,15 +501,20 @@ func (conn *connection) writeLocked(ctx context.Context, m *protocol.Message) er
 // the hub protocol. Arguments of type *ClientStream become stream IDs.
 func (conn *connection) writeCall(ctx context.Context, typ protocol.MessageType, id uint64, target string, args []any, streams []*ClientStream) error {
 	if conn.sr != nil {
-		if err := conn.sr.waitSpace(ctx, conn.done); err != nil {
+		if err := conn.waitWritable(ctx); err != nil {
 			return err
 		}
 	}
 	if err := conn.lockWrite(ctx); err != nil {
 		return err
 	}
-	defer conn.unlockWrite()
+	err := conn.writeCallLocked(ctx, typ, id, target, args, streams)
+	conn.unlockWrite()
+	return conn.writeResult(ctx, err)
+}
 
+// writeCallLocked encodes and sends the call while wmu is held.
+func (conn *connection) writeCallLocked(ctx context.Context, typ protocol.MessageType, id uint64, target string, args []any, streams []*ClientStream) error {
 	m := &conn.wmsg
 	m.Reset()
 	m.Type = typ

@@ -30,6 +30,10 @@ var (
 	// invocations waited for their handlers than Config.MaxHandlerQueue.
 	ErrHandlerQueueFull = errors.New("signalr: too many server invocations waiting for their handler")
 
+	// ErrStatefulReconnectFailed ends a connection whose lost transport
+	// stateful reconnect could not reopen.
+	ErrStatefulReconnectFailed = errors.New("signalr: stateful reconnect failed")
+
 	// ErrStreamClosed is returned by ClientStream.Send after the stream was
 	// closed, by the caller or because its invocation ended.
 	ErrStreamClosed = errors.New("signalr: stream closed")

@@ -255,7 +255,11 @@ func (c *Client) waitConnection(ctx context.Context) (*connection, error) {
 		select {
 		case <-ready:
 		case <-done:
-			return nil, ErrNotConnected
+			// The client ended while the call waited for a reconnect.
+			c.mu.Lock()
+			err := r.err
+			c.mu.Unlock()
+			return nil, &closedError{cause: err}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -287,6 +291,9 @@ type ReconnectError struct {
 }
 
 func (e *ReconnectError) Error() string {
+	if e.Attempts == 0 {
+		return "signalr: the retry policy made no reconnect attempt: " + e.Err.Error()
+	}
 	return "signalr: reconnecting failed after " + countOf(e.Attempts, "attempt") + ": " + e.Err.Error()
 }
 

@@ -245,8 +245,8 @@ func TestStopEndsReconnect(t *testing.T) {
 	if err := c.Stop(ctx); err != nil {
 		t.Fatalf("Stop during reconnect: %v", err)
 	}
-	if err := <-waiting; !errors.Is(err, ErrNotConnected) {
-		t.Errorf("Send waiting for the reconnect: %v; want ErrNotConnected after Stop", err)
+	if err := <-waiting; !errors.Is(err, ErrConnectionClosed) {
+		t.Errorf("Send waiting for the reconnect: %v; want ErrConnectionClosed after Stop", err)
 	}
 	if err := <-events.closed; err != nil {
 		t.Errorf("OnClosed after Stop: %v; want nil", err)

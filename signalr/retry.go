@@ -43,7 +43,9 @@ func (p DelayRetryPolicy) NextRetryDelay(retry RetryContext) (time.Duration, boo
 }
 
 // DefaultRetryPolicy returns the policy of the official SignalR clients:
-// attempts after 0, 2, 10 and 30 seconds, then no more.
+// four attempts, after waits of 0, 2, 10 and 30 seconds, so the client gives
+// up about 42 seconds after the connection was lost, plus the time the
+// attempts themselves take.
 func DefaultRetryPolicy() RetryPolicy {
 	return DelayRetryPolicy{0, 2 * time.Second, 10 * time.Second, 30 * time.Second}
 }
@@ -53,7 +55,8 @@ func DefaultRetryPolicy() RetryPolicy {
 // the same moment do not reconnect in step. The zero value retries forever,
 // starting at one second with a cap of one minute and 20 % jitter.
 type ExponentialRetryPolicy struct {
-	// Initial is the delay before the first attempt. Zero means one second.
+	// Initial is the delay before the first attempt. Zero or a negative
+	// value means one second.
 	Initial time.Duration
 
 	// Max caps every delay. Zero means one minute.
@@ -69,7 +72,8 @@ type ExponentialRetryPolicy struct {
 	MaxAttempts int
 
 	// MaxElapsed stops reconnecting once that much time has passed since
-	// the connection was lost. Zero means no limit.
+	// the connection was lost, and shortens the last delay so that its
+	// attempt starts by then. Zero means no limit.
 	MaxElapsed time.Duration
 
 	// Rand returns a number in [0, 1) for the jitter. Nil uses
@@ -109,5 +113,8 @@ func (p ExponentialRetryPolicy) NextRetryDelay(retry RetryContext) (time.Duratio
 		random = p.Rand
 	}
 	delay -= delay * jitter * random()
+	if p.MaxElapsed > 0 {
+		delay = min(delay, float64(p.MaxElapsed-retry.ElapsedTime))
+	}
 	return time.Duration(delay), true
 }

@@ -70,3 +70,11 @@ func TestExponentialRetryPolicyJitterBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestExponentialRetryPolicyMaxElapsedShortensDelay(t *testing.T) {
+	p := ExponentialRetryPolicy{Initial: 4 * time.Second, Jitter: -1, MaxElapsed: time.Second}
+	d, ok := p.NextRetryDelay(RetryContext{ElapsedTime: 800 * time.Millisecond})
+	if !ok || d != 200*time.Millisecond {
+		t.Errorf("NextRetryDelay = %v, %v; want 200ms, true: the attempt must start by MaxElapsed", d, ok)
+	}
+}

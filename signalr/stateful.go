@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hubwire/hubwire/signalr/protocol"
+	"github.com/hubwire/hubwire/signalr/transport"
 )
 
 // Stateful reconnect numbers the trackable messages (types 1 to 5) of each
@@ -60,11 +61,30 @@ type messageBuffer struct {
 	unacked       int         // bytes received since the last Ack
 	ackTimer      *time.Timer // pending Ack, or nil
 
-	detached bool // the transport is lost and being reopened
+	detached bool          // the transport is lost and being reopened
+	attached chan struct{} // closed while a transport is attached
 }
 
 func newMessageBuffer(limit int) *messageBuffer {
-	return &messageBuffer{limit: limit, space: make(chan struct{}), nextReceived: 1}
+	b := &messageBuffer{limit: limit, space: make(chan struct{}), nextReceived: 1, attached: make(chan struct{})}
+	close(b.attached)
+	return b
+}
+
+// waitAttached waits until a transport is attached, ctx ends or done is
+// closed.
+func (b *messageBuffer) waitAttached(ctx context.Context, done <-chan struct{}) error {
+	b.mu.Lock()
+	attached := b.attached
+	b.mu.Unlock()
+	select {
+	case <-attached:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-done:
+		return ErrConnectionClosed
+	}
 }
 
 // waitSpace waits until the buffer has room, ctx ends or done is closed.
@@ -161,8 +181,14 @@ func (b *messageBuffer) resetSequence(id int64) error {
 
 func (b *messageBuffer) setDetached(detached bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case detached && !b.detached:
+		b.attached = make(chan struct{})
+	case !detached && b.detached:
+		close(b.attached)
+	}
 	b.detached = detached
-	b.mu.Unlock()
 }
 
 func (b *messageBuffer) isDetached() bool {
@@ -221,10 +247,12 @@ func (conn *connection) stopAcks() {
 
 // resume reopens the transport after it was lost with cause, sends the
 // Sequence message and then every message the server has not
-// acknowledged. It runs on the read loop and tries again, with short
-// pauses, until Config.HandshakeTimeout has passed, because the server
-// keeps the connection for a while and a new transport may fail as the old
-// one did. An error means the connection cannot continue.
+// acknowledged. It runs on the read loop. When the new transport cannot be
+// reached or fails at once, resume tries again, with short pauses, until
+// Config.HandshakeTimeout has passed, because the server keeps the
+// connection for a while. An HTTP error status, such as the 404 of a
+// server that no longer knows the connection, ends the attempts at once.
+// An error means the connection cannot continue.
 func (conn *connection) resume(cause error) error {
 	c := conn.client
 	c.log.Warn("signalr: transport lost; reopening it for stateful reconnect", "connectionId", conn.id, "error", cause)
@@ -253,12 +281,16 @@ func (conn *connection) resume(cause error) error {
 			return err
 		}
 		c.log.Info("signalr: reopening the transport failed", "connectionId", conn.id, "attempt", attempt, "error", err)
+		var status *transport.StatusError
+		if errors.As(err, &status) {
+			return fmt.Errorf("%w: the transport was lost (%v), and reopening it failed: %w", ErrStatefulReconnectFailed, cause, err)
+		}
 		conn.detach()
 		select {
 		case <-time.After(pause):
 			pause = min(2*pause, 500*time.Millisecond)
 		case <-ctx.Done():
-			return fmt.Errorf("%w; reopening the transport for stateful reconnect failed: %v", cause, err)
+			return fmt.Errorf("%w: the transport was lost (%v), and reopening it failed until the handshake timeout: %w", ErrStatefulReconnectFailed, cause, err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hubwire/hubwire/signalr/protocol"
+	"github.com/hubwire/hubwire/signalr/transport"
 )
 
 // resumableFake is a fakeConn of a connection with stateful reconnect.
@@ -124,18 +125,26 @@ func TestStatefulReconnectTranscript(t *testing.T) {
 	expectMessage(t, p, protocol.TypeAck, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
 
 	// The transport is lost. An invocation sent before the transport is
-	// back is buffered, not lost.
+	// back waits for it, and then follows the Sequence and the resent
+	// messages, neither lost nor duplicated.
 	p.conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.current().sr.isDetached() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if err := c.Send(ctx, "C"); err != nil {
-		t.Fatalf("Send while the transport is reopened: %v", err)
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(ctx, "C") }()
+	select {
+	case err := <-sent:
+		t.Fatalf("Send returned %v before the transport was back", err)
+	case <-time.After(20 * time.Millisecond):
 	}
 	second := newFakeConn()
 	reopened <- second
 	p2 := &peer{t: t, conn: second}
+	if err := <-sent; err != nil {
+		t.Fatalf("Send while the transport was reopened: %v", err)
+	}
 
 	// The client resends from its oldest unacknowledged message, 2.
 	expectMessage(t, p2, protocol.TypeSequence, "with sequenceId 2", func(m *protocol.Message) bool { return m.SequenceID == 2 })
@@ -208,7 +217,7 @@ func TestStatefulReopenFailsFallsBackToReconnect(t *testing.T) {
 	}
 	(&peer{t: t, conn: fresh}).acceptHandshake("{}\x1e")
 	got := events.waitFor(t, 2)
-	if !strings.Contains(got[0], "reopening the transport for stateful reconnect failed") || got[1] != "reconnected: conn-2" {
+	if !strings.Contains(got[0], ErrStatefulReconnectFailed.Error()) || got[1] != "reconnected: conn-2" {
 		t.Errorf("events = %q; want reconnecting after the failed reopen, then reconnected: conn-2", got)
 	}
 }
@@ -305,4 +314,44 @@ func TestStatefulAckAfterDuplicates(t *testing.T) {
 	p2.send(`{"type":9,"sequenceId":1}` + "\x1e")
 	p2.sendMessage(push) // the duplicate of message 1
 	expectAck(t, p2, 1)
+}
+
+// statusFake is a resumableFake whose reopen fails with an HTTP status,
+// as when the server no longer knows the connection.
+type statusFake struct{ *resumableFake }
+
+func (s *statusFake) reopen(ctx context.Context) (transportConn, error) {
+	return nil, &transport.StatusError{Op: "WebSocket handshake", URL: "http://127.0.0.1/hub", StatusCode: 404}
+}
+
+func TestStatefulReopenNotFoundEndsAtOnce(t *testing.T) {
+	cfg := Config{StatefulReconnect: true, KeepAliveInterval: -1, ServerTimeout: -1}
+	events := newEventLog(&cfg)
+	first := newFakeConn()
+	c := NewClient("http://127.0.0.1/hub", cfg)
+	c.dial = func(ctx context.Context) (transportConn, string, error) {
+		return &statusFake{&resumableFake{fakeConn: first}}, "conn-1", nil
+	}
+	p := &peer{t: t, conn: first}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(context.Background()) }()
+	p.acceptHandshake("{}\x1e")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	p.conn.Close()
+	err := <-events.closed
+	if !errors.Is(err, ErrStatefulReconnectFailed) {
+		t.Fatalf("OnClosed: %v; want ErrStatefulReconnectFailed", err)
+	}
+	var status *transport.StatusError
+	if !errors.As(err, &status) || status.StatusCode != 404 {
+		t.Errorf("OnClosed: %v; want it to wrap the 404", err)
+	}
+	// The default handshake timeout is 15 s; a 404 must not wait for it.
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("the client ended %v after the loss; want at once after the 404", elapsed)
+	}
 }
