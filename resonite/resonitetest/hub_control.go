@@ -23,8 +23,9 @@ func (s *Server) AddContact(a, b string) {
 }
 
 // DropUser drops the WebSockets of every hub connection of userID without a
-// Close message, as a network failure would, and returns how many it
-// dropped. A client with automatic reconnect then connects again.
+// Close message, as a network failure would, waits up to 5 s for each
+// connection to end, and returns how many it dropped. A client with
+// automatic reconnect then connects again.
 func (s *Server) DropUser(userID string) int {
 	h := s.fakeHub()
 	h.mu.Lock()
@@ -32,6 +33,14 @@ func (s *Server) DropUser(userID string) int {
 	h.mu.Unlock()
 	for _, c := range conns {
 		c.Drop()
+	}
+	timeout := time.After(sendTimeout)
+	for _, c := range conns {
+		select {
+		case <-c.Context().Done():
+		case <-timeout:
+			s.opts.Logger.Warn("resonitetest: a dropped hub connection did not end in time", "connectionId", c.ID())
+		}
 	}
 	return len(conns)
 }
