@@ -21,7 +21,7 @@ import (
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-const serveDescription = `Starts the reference test hub of the conformance package, with the JSON
+var serveDescription = `Starts the reference test hub of the conformance package, with the JSON
 and MessagePack hub protocols, and serves it until Ctrl-C or SIGTERM. The
 first line on stdout is the hub URL, so that a script can read it; the list
 of hub methods, example commands and the log of connections go to stderr.
@@ -34,6 +34,15 @@ With --push TARGET the hub invokes TARGET on every connected client at each
 --push-interval, without waiting for a result, with two arguments: a
 counter that starts at 1 for each connection, and the time of the push as
 an RFC 3339 string in UTC. 'hubprobe listen URL TARGET' prints them.
+
+With --stateful-reconnect the hub offers stateful reconnect to clients that
+ask for it in negotiate, such as 'hubprobe listen --stateful-reconnect': a
+connection whose WebSocket is lost waits up to ` + conformance.DefaultReconnectWindow.String() + ` for the client to open a
+new one, keeps its --push counter, and resends what the client missed.
+--drop-every closes the TCP connection of every client's WebSocket at each
+interval, without a Close message, as a network failure would, so that
+clients reconnect: try 'hubprobe listen --reconnect URL Tick' together with
+--push Tick, or --stateful-reconnect on both sides.
 
 On Ctrl-C or SIGTERM the hub stops accepting connections, sends Close to
 every client, and exits with status 0. A second Ctrl-C ends it at once.`
@@ -51,6 +60,8 @@ var serveMethods = []struct{ signature, description string }{
 	{"CallMe(target, arg, withResult)", "invokes target(arg) on the caller, and with withResult returns the caller's result"},
 	{"CloseMe(error, allowReconnect)", "sends Close with the error text and ends the connection"},
 	{"Big(size)", fmt.Sprintf("returns a string of size bytes, at most %d", conformance.MaxBigSize)},
+	{"DropMe(delayMs)", "completes, then drops the caller's WebSocket without a Close after delayMs milliseconds"},
+	{"Reattaches()", "returns how many WebSockets reattached to the caller's connection with stateful reconnect"},
 }
 
 // Bounds of the shutdown of serve.
@@ -59,8 +70,8 @@ const (
 	shutdownCloseTimeout = 2 * time.Second // for clients to end their connection after Close
 )
 
-// minPushInterval is the shortest --push-interval. time.NewTicker panics
-// on an interval that is not positive.
+// minPushInterval is the shortest --push-interval and --drop-every.
+// time.NewTicker panics on an interval that is not positive.
 const minPushInterval = time.Millisecond
 
 // runServe implements "hubprobe serve".
@@ -71,6 +82,8 @@ func runServe(env *environment, args []string) error {
 	push := fs.String("push", "", "invoke the client method `TARGET` on every connected client at each --push-interval")
 	pushInterval := fs.Duration("push-interval", time.Second, "`interval` between two invocations of --push TARGET")
 	recordDir := fs.String("record-dir", "", "write the capture of every session to a file in `DIR` when it ends, readable by 'hubprobe replay'")
+	stateful := fs.Bool("stateful-reconnect", false, "offer stateful reconnect to clients that ask for it in negotiate")
+	dropEvery := fs.Duration("drop-every", 0, "close the TCP connection of every client's WebSocket at each `interval`, without a Close message, so that clients reconnect; 0 means never")
 	verbose := fs.Bool("v", false, "log at debug level too: handshakes, failed invocations, write errors and every push")
 	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
@@ -84,6 +97,9 @@ func runServe(env *environment, args []string) error {
 	}
 	if err := checkPushFlags(cmd, fs, *push, *pushInterval); err != nil {
 		return err
+	}
+	if *dropEvery != 0 && *dropEvery < minPushInterval {
+		return usagef(cmd.name, "--drop-every %v: must be 0 or at least %v", *dropEvery, minPushInterval)
 	}
 	if *recordDir != "" {
 		if info, err := os.Stat(*recordDir); err != nil {
@@ -114,16 +130,17 @@ func runServe(env *environment, args []string) error {
 		return fmt.Errorf("listening on %s gave the non-loopback address %s; serve listens only on loopback addresses", listenAddr, ln.Addr())
 	}
 
-	h := &hubServer{logger: logger, push: *push, pushInterval: *pushInterval}
+	h := &hubServer{logger: logger, push: *push, pushInterval: *pushInterval, stateful: *stateful, dropEvery: *dropEvery}
 	h.srv = conformance.NewServer(conformance.Options{
-		Protocols:   []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}},
-		Logger:      logger,
-		RecordDir:   *recordDir,
-		OnConnected: h.connected,
+		Protocols:         []protocol.HubProtocol{protocol.JSON{}, protocol.MessagePack{}},
+		Logger:            logger,
+		RecordDir:         *recordDir,
+		OnConnected:       h.connected,
+		StatefulReconnect: *stateful,
 	})
 	hubURL := "http://" + ln.Addr().String() + conformance.DefaultPath
 	fmt.Fprintf(env.stdout, "%s\n", hubURL)
-	printServeIntro(env, hubURL, *push)
+	printServeIntro(env, hubURL, h)
 
 	return h.serve(signals, ln)
 }
@@ -174,7 +191,7 @@ func loopbackAddr(cmd *command, addr string) (string, error) {
 
 // printServeIntro prints the hub's methods and example commands to
 // stderr.
-func printServeIntro(env *environment, hubURL, push string) {
+func printServeIntro(env *environment, hubURL string, h *hubServer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "hubprobe serve: serving the reference test hub at %s with the JSON and MessagePack hub protocols; Ctrl-C stops it.\n", hubURL)
 	fmt.Fprintf(&b, "Hub methods:\n")
@@ -185,8 +202,15 @@ func printServeIntro(env *environment, hubURL, push string) {
 	fmt.Fprintf(&b, "  hubprobe call %s Add 2 3\n", hubURL)
 	fmt.Fprintf(&b, "  hubprobe call --protocol messagepack %s Echo '{\"a\":[1,2.5]}'\n", hubURL)
 	fmt.Fprintf(&b, "  hubprobe call --stream %s Counter 5 100\n", hubURL)
-	if push != "" {
-		fmt.Fprintf(&b, "  hubprobe listen %s %s\n", hubURL, push)
+	listenFlags := ""
+	switch {
+	case h.stateful:
+		listenFlags = "--stateful-reconnect "
+	case h.dropEvery > 0:
+		listenFlags = "--reconnect "
+	}
+	if h.push != "" {
+		fmt.Fprintf(&b, "  hubprobe listen %s%s %s\n", listenFlags, hubURL, h.push)
 	} else {
 		fmt.Fprintf(&b, "  (restart with --push Tick, then: hubprobe listen %s Tick)\n", hubURL)
 	}
@@ -200,6 +224,8 @@ type hubServer struct {
 	logger       *slog.Logger
 	push         string
 	pushInterval time.Duration
+	stateful     bool          // --stateful-reconnect
+	dropEvery    time.Duration // 0 without --drop-every
 
 	// clients counts the goroutines started by connected, one per
 	// connection, which return when their connection ends.
@@ -221,7 +247,19 @@ func (h *hubServer) serve(signals chan os.Signal, ln net.Listener) error {
 	if h.push != "" {
 		attrs = append(attrs, "push", h.push, "pushInterval", h.pushInterval)
 	}
+	if h.stateful {
+		attrs = append(attrs, "statefulReconnect", true)
+	}
+	if h.dropEvery > 0 {
+		attrs = append(attrs, "dropEvery", h.dropEvery)
+	}
 	h.logger.Info("hub started", attrs...)
+
+	dropCtx, stopDrops := context.WithCancel(context.Background())
+	var drops sync.WaitGroup
+	if h.dropEvery > 0 {
+		drops.Go(func() { h.dropPeriodically(dropCtx) })
+	}
 
 	var serveErr error
 	select {
@@ -231,6 +269,8 @@ func (h *hubServer) serve(signals chan os.Signal, ln net.Listener) error {
 		h.logger.Error("HTTP server failed", "error", serveErr)
 	}
 	signal.Stop(signals)
+	stopDrops()
+	drops.Wait()
 	h.shutdown(httpServer)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serving HTTP: %w", serveErr)
@@ -301,5 +341,31 @@ func (h *hubServer) pushTo(c *conformance.Conn) {
 			return
 		}
 		h.logger.Debug("pushed", "connectionId", c.ID(), "target", h.push, "counter", n)
+	}
+}
+
+// dropPeriodically drops the WebSocket of every connection at each
+// --drop-every interval until ctx is done. A stateful connection that has
+// no WebSocket at that moment is skipped.
+func (h *hubServer) dropPeriodically(ctx context.Context) {
+	ticker := time.NewTicker(h.dropEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		var dropped []string
+		for _, c := range h.srv.Conns() {
+			if state, ok := c.SequenceState(); ok && !state.Attached {
+				continue
+			}
+			c.Drop()
+			dropped = append(dropped, c.ID())
+		}
+		if len(dropped) > 0 {
+			h.logger.Info("dropped WebSockets", "connections", len(dropped), "connectionIds", dropped)
+		}
 	}
 }

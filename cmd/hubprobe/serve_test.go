@@ -169,11 +169,12 @@ func TestServeUsageErrors(t *testing.T) {
 func TestServeHelp(t *testing.T) {
 	r := runProbe(t, nil, "help", "serve")
 	must.Equal(t, 0, r.code)
-	for _, flag := range []string{"-addr", "-push", "-push-interval", "-record-dir", "-v"} {
+	for _, flag := range []string{"-addr", "-push", "-push-interval", "-record-dir", "-stateful-reconnect", "-drop-every", "-v"} {
 		check.True(t, regexp.MustCompile(`(?m)^  `+flag+`\b`).MatchString(r.stdout), "flag %s is not documented", flag)
 	}
 	check.Contains(t, r.stdout, "(default 1s)")
 	check.Contains(t, r.stdout, "because it is a test tool")
+	check.Contains(t, r.stdout, "waits up to 15s for the client to open a")
 }
 
 // TestServeMethodsExist checks that the test hub has every method that
