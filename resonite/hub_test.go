@@ -602,3 +602,29 @@ func TestHubEndsWhenTokenRevoked(t *testing.T) {
 		t.Errorf("Err = %v; want a ReconnectError after 1 attempt", err)
 	}
 }
+
+func TestFakeRejectsForgedStatus(t *testing.T) {
+	srv := startHubFake(t, resonitetest.Options{})
+	srv.AddContact(bobID, carolID)
+	alice := newTestHub(t, srv, "alice", resonite.HubOptions{})
+	carol := newTestHub(t, srv, "carol", resonite.HubOptions{})
+	onUpdate, updates := collect[resonite.UserStatus]()
+	carol.OnReceiveStatusUpdate(onUpdate)
+	startHub(t, alice)
+	startHub(t, carol)
+	ctx := testContext(t)
+	if _, err := carol.InitializeStatus(ctx); err != nil {
+		t.Fatalf("InitializeStatus: %v", err)
+	}
+
+	forged := resonite.UserStatus{UserID: bobID, OnlineStatus: resonite.StatusOnline, CurrentSessionIndex: -1}
+	if err := alice.BroadcastStatus(ctx, forged, resonite.BroadcastToContacts); err != nil {
+		t.Fatalf("BroadcastStatus: %v", err)
+	}
+	barrier(t, alice)
+	barrier(t, carol)
+	expectNone(t, updates, "forged status update at carol")
+	if status, ok := srv.UserStatus(bobID); ok {
+		t.Errorf("the fake stored the forged status %+v", status)
+	}
+}
