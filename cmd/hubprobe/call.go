@@ -24,7 +24,7 @@ Each ARG is one argument as a JSON value: 42, true, null, '"text"' (a string
 needs its JSON quotes), '{"a":1}'. Use -d to give all arguments as one JSON
 array instead. A hub error exits with status 1 and prints the hub's message.
 
-` + messagePackHelp
+` + messagePackHelp + "\n\n" + reconnectHelp
 
 // messagePackHelp describes the value conversions of --protocol messagepack.
 const messagePackHelp = `With --protocol messagepack (or msgpack), hubprobe converts each JSON value
@@ -295,9 +295,12 @@ func shorten(s string) string {
 
 // A session is a client with the log of its WebSocket messages.
 type session struct {
-	client *signalr.Client
-	values valueCodec
-	frames *frameLog // nil without -v and --record
+	client    *signalr.Client
+	values    valueCodec
+	frames    *frameLog // nil without -v and --record
+	reconnect *reconnectEvents
+	stateful  bool // --stateful-reconnect
+	started   bool
 }
 
 // newSession returns an unstarted client for url with the flags of cf.
@@ -309,13 +312,28 @@ func newSession(env *environment, cf *connFlags, url string) *session {
 		tr = &tracer{w: env.stderr}
 	}
 	cfg := cf.clientConfig(env, tr)
-	s := &session{values: valueCodec{proto: cfg.Protocol}}
+	s := &session{
+		values:    valueCodec{proto: cfg.Protocol},
+		reconnect: newReconnectEvents(env, cf.json),
+		stateful:  cf.statefulReconnect,
+	}
+	s.reconnect.hook(&cfg)
 	if cf.verbose || cf.record != "" {
 		s.frames = &frameLog{secrets: env.secrets, trace: tr, record: cf.record != ""}
-		cfg.Trace = s.frames.observe
+	}
+	if s.frames != nil || s.stateful {
+		cfg.Trace = s.observe
 	}
 	s.client = signalr.NewClient(url, cfg)
 	return s
+}
+
+// observe is the signalr.Config.Trace function of the session.
+func (s *session) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
+	reattached := s.stateful && s.reconnect.observe(dir, s.values.proto, data)
+	if s.frames != nil {
+		s.frames.observe(dir, format, data, reattached)
+	}
 }
 
 // start connects the client and prints the connection.
@@ -323,17 +341,26 @@ func (s *session) start(ctx context.Context, p *printer, url string) error {
 	if err := s.client.Start(ctx); err != nil {
 		return err
 	}
+	s.started = true
+	s.reconnect.setConnectionID(s.client.ConnectionID())
 	p.print(event{Event: "connected", URL: redactQuery(url), ConnectionID: s.client.ConnectionID()})
 	return nil
 }
 
-// end stops the client and writes the --record file of the session, which
-// ran the command scenario. It returns err, or the error of writing the
-// file when err is nil.
+// end stops the client, waits until its reconnect events are printed,
+// and writes the --record file of the session, which ran the command
+// scenario. It returns err, or the error of writing the file when err is
+// nil.
 func (s *session) end(env *environment, cf *connFlags, scenario string, err error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.client.Stop(ctx)
+	if s.started {
+		select {
+		case <-s.reconnect.closed:
+		case <-ctx.Done():
+		}
+	}
 	if recErr := writeRecording(env, cf, s, scenario); recErr != nil && err == nil {
 		err = recErr
 	}

@@ -110,6 +110,10 @@ type connFlags struct {
 	serverTimeout    time.Duration
 	maxMessageSize   int
 
+	reconnect         bool
+	reconnectDelays   delayList
+	statefulReconnect bool
+
 	json    bool
 	verbose bool
 	record  string
@@ -126,6 +130,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.keepAlive, "keep-alive", signalr.DefaultKeepAliveInterval, "`interval` after which an idle client sends a Ping; negative disables pings")
 	fs.DurationVar(&f.serverTimeout, "server-timeout", signalr.DefaultServerTimeout, "`duration` without any message from the server after which the connection closes; negative disables the check")
 	fs.IntVar(&f.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest hub message accepted, in `bytes`; 0 means the client default of %d MiB, negative means no limit", protocol.DefaultMaxMessageSize>>20))
+	f.registerReconnect(fs)
 	f.registerOutput(fs)
 }
 
@@ -149,6 +154,9 @@ func (f *connFlags) validate(cmd *command, env *environment) error {
 	}
 	if f.handshakeTimeout <= 0 {
 		return usagef(cmd.name, "--handshake-timeout %v: must be positive", f.handshakeTimeout)
+	}
+	if f.statefulReconnect && f.skipNegotiate {
+		return usagef(cmd.name, "--stateful-reconnect cannot be combined with --skip-negotiate: the server offers stateful reconnect in its negotiate response, and reopening the WebSocket needs the connection token from it")
 	}
 	if f.tokenEnv != "" {
 		token := env.getenv(f.tokenEnv)
@@ -221,6 +229,8 @@ func (f *connFlags) clientConfig(env *environment, tr *tracer) signalr.Config {
 		ServerTimeout:     f.serverTimeout,
 		MaxMessageSize:    f.maxMessageSize,
 		SkipNegotiation:   f.skipNegotiate,
+		Reconnect:         f.retryPolicy(),
+		StatefulReconnect: f.statefulReconnect,
 	}
 	if len(f.headers) > 0 {
 		cfg.Header = make(http.Header)

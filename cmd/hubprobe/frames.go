@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -25,20 +26,30 @@ type frameLog struct {
 
 	mu       sync.Mutex
 	messages []conformance.Message
-	// handshakeSeen records the directions whose first message, which
-	// starts with the handshake, has passed.
+	// starts contains, for each connection that automatic reconnect
+	// opened, the index in messages of its first message.
+	starts []int
+	// handshakeSeen records the directions whose first message on the
+	// current connection, which starts with the handshake, has passed.
 	handshakeSeen [2]bool
 }
 
-// observe is the signalr.Config.Trace function. It runs on the client's
-// read or write goroutine, so a stderr pipe that is not drained stalls the
-// connection.
-func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
+// observe is called by session.observe, the signalr.Config.Trace function.
+// It runs on the client's read or write goroutine, so a stderr pipe that
+// is not drained stalls the connection. reattached reports that the
+// message is the first on a WebSocket that reattached for stateful
+// reconnect.
+func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte, reattached bool) {
 	side := 0
 	if dir == signalr.Received {
 		side = 1
 	}
 	f.mu.Lock()
+	newConnection := dir == signalr.Sent && f.handshakeSeen[0] && isHandshakeRequest(data)
+	if newConnection {
+		f.handshakeSeen = [2]bool{}
+		f.starts = append(f.starts, len(f.messages))
+	}
 	handshake := !f.handshakeSeen[side]
 	f.handshakeSeen[side] = true
 	f.mu.Unlock()
@@ -49,12 +60,18 @@ func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat
 		data = f.secrets.redact(data)
 	}
 	if f.trace != nil {
+		if newConnection {
+			f.trace.printf("= new connection: handshake again")
+		}
+		if reattached {
+			f.trace.printf("= reattach: a new WebSocket for the same connection")
+		}
 		f.print(dir, format, data, handshake)
 	}
 	if !f.record {
 		return
 	}
-	msg := conformance.Message{Direction: conformance.ClientToServer, Data: bytes.Clone(data)}
+	msg := conformance.Message{Direction: conformance.ClientToServer, Data: bytes.Clone(data), Reattached: reattached}
 	if dir == signalr.Received {
 		msg.Direction = conformance.ServerToClient
 	}
@@ -65,6 +82,15 @@ func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat
 	f.mu.Lock()
 	f.messages = append(f.messages, msg)
 	f.mu.Unlock()
+}
+
+// isHandshakeRequest reports whether data, a message the client sent,
+// starts with a handshake request. The client sends one first on every
+// new connection. No hub message starts with the same bytes, because the
+// client writes a JSON hub message starting with {"type", and a
+// MessagePack hub message has an array after its length prefix.
+func isHandshakeRequest(data []byte) bool {
+	return bytes.HasPrefix(data, []byte(`{"protocol":`))
 }
 
 // print traces one message. A binary message is printed escaped, as in a
@@ -91,36 +117,64 @@ func (f *frameLog) print(dir signalr.Direction, format protocol.TransferFormat, 
 	f.trace.printf("%s", b.String())
 }
 
-// capture returns the recorded messages as a capture of the session that
-// ran the command scenario. Call it after the client has stopped.
-func (f *frameLog) capture(protocolName, scenario string) *conformance.Capture {
+// captures returns the recorded messages as one capture per connection,
+// for the session that ran the command scenario. A capture holds one
+// connection, and automatic reconnect opens each new one with a handshake
+// of its own. Call it after the client has stopped.
+func (f *frameLog) captures(protocolName, scenario string) []*conformance.Capture {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &conformance.Capture{
-		Protocol: protocolName,
-		Scenario: scenario,
-		Client:   recordClient,
-		Messages: append([]conformance.Message(nil), f.messages...),
+	var out []*conformance.Capture
+	bounds := append(append([]int{0}, f.starts...), len(f.messages))
+	for i := 0; i+1 < len(bounds); i++ {
+		out = append(out, &conformance.Capture{
+			Protocol: protocolName,
+			Scenario: scenario,
+			Client:   recordClient,
+			Messages: append([]conformance.Message(nil), f.messages[bounds[i]:bounds[i+1]]...),
+		})
 	}
+	return out
 }
 
 // writeRecording writes the --record file of a finished session and notes
 // it on stderr. It writes nothing when no WebSocket message was exchanged,
 // so that a session that failed to connect leaves an earlier file intact.
+// After automatic reconnect, each connection gets a file of its own: the
+// first the --record path, the second that path with ".2" before its
+// extension, and so on.
 func writeRecording(env *environment, cf *connFlags, s *session, scenario string) error {
 	if cf.record == "" || s == nil || s.frames == nil {
 		return nil
 	}
-	c := s.frames.capture(s.values.proto.Name(), scenario)
-	if len(c.Messages) == 0 {
+	captures := s.frames.captures(s.values.proto.Name(), scenario)
+	if len(captures) == 0 || len(captures[0].Messages) == 0 {
 		fmt.Fprintf(env.stderr, "hubprobe %s: --record: no WebSocket message was exchanged; %s not written\n", scenario, cf.record)
 		return nil
 	}
-	if err := writeCaptureFile(cf.record, c); err != nil {
-		return err
+	for i, c := range captures {
+		path := connectionRecordPath(cf.record, i+1)
+		if err := writeCaptureFile(path, c); err != nil {
+			return err
+		}
+		connectionNote := ""
+		if len(captures) > 1 {
+			connectionNote = fmt.Sprintf(" of connection %d", i+1)
+		}
+		fmt.Fprintf(env.stderr, "hubprobe %s: wrote %d WebSocket messages%s to %s; read them with 'hubprobe replay %s'\n", scenario, len(c.Messages), connectionNote, path, path)
 	}
-	fmt.Fprintf(env.stderr, "hubprobe %s: wrote %d WebSocket messages to %s; read them with 'hubprobe replay %s'\n", scenario, len(c.Messages), cf.record, cf.record)
 	return nil
+}
+
+// connectionRecordPath returns the --record path of the nth connection of
+// a session: path itself for the first, and for later ones path with
+// ".n" before its extension, such as session.2.capture.
+func connectionRecordPath(path string, n int) string {
+	if n == 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(path, ext), n, ext)
 }
 
 // The kinds of a binaryPart.

@@ -24,11 +24,15 @@ result, hubprobe answers with --result or --error.
 
 Exit status 0 after Ctrl-C, after --count invocations, or when --timeout
 ends a listen without --count; 1 when the connection fails or --timeout ends
-a listen before --count invocations arrived.
+a listen before --count invocations arrived. With --reconnect, listen keeps
+running while it reconnects, and --count and --timeout count across the
+connections; it ends with status 1 when the last attempt fails.
 
 With --protocol messagepack (or msgpack), the --result value and the
 arguments of each invocation are converted to and from JSON as 'hubprobe
-help call' describes.`
+help call' describes.
+
+` + reconnectHelp
 
 // runListen implements "hubprobe listen".
 func runListen(env *environment, args []string) error {

@@ -158,10 +158,10 @@ func report(env *environment, cmd *command, err error) int {
 const exitStatusHelp = `Exit status:
   0  success
   1  the command failed: the connection could not be made or ended early,
-     the hub returned an error, a --timeout expired before the command
-     finished, a file could not be read or written, the server sent a value
-     hubprobe could not decode, replay --check found an invalid message, or
-     serve could not listen
+     automatic reconnect gave up, the hub returned an error, a --timeout
+     expired before the command finished, a file could not be read or
+     written, the server sent a value hubprobe could not decode, replay
+     --check found an invalid message, or serve could not listen
   2  the command line is invalid
 
 With --json, the error that ends a command is printed to stdout as one JSON

@@ -336,7 +336,8 @@ func TestHelp(t *testing.T) {
 	r := runProbe(t, nil, "help")
 	must.Equal(t, 0, r.code)
 	for _, flag := range []string{"-H", "-token-env", "-protocol", "-skip-negotiate", "-transport", "-insecure",
-		"-handshake-timeout", "-keep-alive", "-server-timeout", "-json", "-v", "-record", "-count", "-stream", "-send", "-check"} {
+		"-handshake-timeout", "-keep-alive", "-server-timeout", "-json", "-v", "-record", "-count", "-stream", "-send", "-check",
+		"-reconnect", "-reconnect-delays", "-stateful-reconnect"} {
 		check.True(t, regexp.MustCompile(`(?m)^  `+flag+`\b`).MatchString(r.stdout), "flag %s is not documented", flag)
 	}
 	check.Contains(t, r.stdout, "(default 15s)")

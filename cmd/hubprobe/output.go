@@ -288,6 +288,15 @@ func (p *printer) text(e event) string {
 		return p.paint(ansiYellow, "   replied with result: ") + string(e.Result)
 	case "error":
 		return p.paint(ansiRed, "error: ") + e.Error
+	case "reconnecting":
+		return p.paint(ansiYellow, "reconnecting: ") + e.Error
+	case "reconnected":
+		if e.ConnectionID == "" {
+			return p.paint(ansiGreen, "reconnected")
+		}
+		return p.paint(ansiGreen, "reconnected (connection ID "+e.ConnectionID+")")
+	case "reattached":
+		return p.paint(ansiGreen, "reattached a new WebSocket to connection ID "+e.ConnectionID)
 	case "frame":
 		where := fmt.Sprintf("line %d %s: ", e.Line, senderName(e.Direction))
 		if e.Item != nil {
@@ -323,7 +332,10 @@ func describeError(err error) string {
 	var closeErr *signalr.CloseError
 	var statusErr *transport.StatusError
 	var opErr *net.OpError
+	var reconnectErr *signalr.ReconnectError
 	switch {
+	case errors.As(err, &reconnectErr):
+		return describeReconnectError(reconnectErr)
 	case errors.As(err, &hubErr):
 		return withHint("hub error: "+hubErr.Message, streamingHint(hubErr.Message))
 	case errors.As(err, &hsErr):
