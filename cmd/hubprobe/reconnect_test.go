@@ -325,3 +325,22 @@ func TestCallStreamStatefulReconnect(t *testing.T) {
 	check.Contains(t, r.stdout, `"message":"stream Counter completed after 20 items"`)
 	stopServe(t, serve, hubURL, syscall.SIGINT)
 }
+
+func TestListenVerboseReconnectMessagePack(t *testing.T) {
+	serve, hubURL := startServe(t, "--push", "Tick", "--push-interval", "20ms", "--drop-every", "300ms")
+	listen := startProbe(t, "listen", "-v", "--protocol", "messagepack", "--reconnect", hubURL, "Tick")
+	lines := readLines(listen, 1000, func(lines []string) bool {
+		return countPrefix(lines, "server invoked Tick(1, ") == 2
+	})
+	interrupt(t, listen)
+	must.True(t, countPrefix(lines, "server invoked Tick(1, ") == 2, "no Tick after the reconnect: %q", lines)
+
+	// The handshake of the second connection is traced as a handshake,
+	// not as MessagePack hub messages.
+	stderr := listen.stderr.String()
+	check.Contains(t, stderr, "= new connection: handshake again")
+	check.True(t, strings.Count(stderr, `> ws binary {"protocol":"messagepack","version":1}\x1e`) >= 2, "stderr: %s", shortenOutput(stderr))
+	check.NotContains(t, stderr, "incomplete hub message")
+	check.NotContains(t, stderr, "signalr/protocol:")
+	stopServe(t, serve, hubURL, syscall.SIGINT)
+}
