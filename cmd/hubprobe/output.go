@@ -296,6 +296,9 @@ func (p *printer) text(e event) string {
 		}
 		return p.paint(ansiGreen, "reconnected (connection ID "+e.ConnectionID+")")
 	case "reattached":
+		if e.ConnectionID == "" {
+			return p.paint(ansiGreen, "reattached a new WebSocket to the connection")
+		}
 		return p.paint(ansiGreen, "reattached a new WebSocket to connection ID "+e.ConnectionID)
 	case "frame":
 		where := fmt.Sprintf("line %d %s: ", e.Line, senderName(e.Direction))

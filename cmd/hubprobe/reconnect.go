@@ -35,10 +35,10 @@ the other has not acknowledged, so nothing is lost or repeated and calls in
 flight continue. hubprobe prints "reattached a new WebSocket to connection
 ID ..." to stderr, or {"event":"reattached","connectionId":"..."} with
 --json, and --record marks the place with a "= reattach" line. When the
-WebSocket cannot be reopened within --handshake-timeout, the connection is
-lost, and --reconnect, if set, takes over. A server that does not support
-stateful reconnect connects without it; -v shows useStatefulReconnect in
-the negotiate response.`
+server rejects the new WebSocket, or it cannot be opened within
+--handshake-timeout, the connection is lost, and --reconnect, if set, takes
+over. A server that does not support stateful reconnect connects without
+it; -v shows useStatefulReconnect in the negotiate response.`
 
 // registerReconnect adds the reconnect flags to fs.
 func (f *connFlags) registerReconnect(fs *flag.FlagSet) {

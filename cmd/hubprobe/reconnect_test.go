@@ -323,6 +323,13 @@ func TestCallStreamStatefulReconnect(t *testing.T) {
 	check.Equal(t, want, items, "each item once and in order")
 	check.True(t, reattached > 0, "no reattached event: %s", r.stdout)
 	check.Contains(t, r.stdout, `"message":"stream Counter completed after 20 items"`)
+
+	// Text: the events go to stderr.
+	r = runProbe(t, nil, "call", "--stateful-reconnect", "--stream", hubURL, "Counter", "10", "50")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "stream Counter completed after 10 items")
+	check.NotContains(t, r.stdout, "reattached")
+	check.True(t, regexp.MustCompile(`(?m)^reattached a new WebSocket to connection ID [\w-]+$`).MatchString(r.stderr), "stderr: %s", r.stderr)
 	stopServe(t, serve, hubURL, syscall.SIGINT)
 }
 
