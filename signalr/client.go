@@ -175,6 +175,13 @@ func (c *Client) ConnectionID() string {
 	return ""
 }
 
+// StatefulReconnect reports whether the current connection uses stateful
+// reconnect: Config.StatefulReconnect asked for it and the server agreed.
+func (c *Client) StatefulReconnect() bool {
+	conn := c.current()
+	return conn != nil && conn.sr != nil
+}
+
 // Done returns a channel that is closed when the client has ended: after
 // Stop, or when the connection ended and automatic reconnect is off or gave
 // up. It is nil when the client was never started, and a later Start makes

@@ -124,13 +124,15 @@ type Config struct {
 	// (100,000 bytes).
 	StatefulReconnectBufferSize int
 
-	// OnReconnecting, OnReconnected and OnClosed, when set, are called on
-	// one goroutine of the client, in the order the events happen:
-	// OnReconnecting with the error that ended the lost connection,
-	// OnReconnected with the new connection ID, and OnClosed once the
-	// client has ended for good, with nil after Stop.
+	// OnReconnecting, OnReconnected, OnReattached and OnClosed, when set,
+	// are called on one goroutine of the client, in the order the events
+	// happen: OnReconnecting with the error that ended the lost connection,
+	// OnReconnected with the new connection ID, OnReattached with the ID of
+	// the connection whose transport stateful reconnect reopened, and
+	// OnClosed once the client has ended, with nil after Stop.
 	OnReconnecting func(err error)
 	OnReconnected  func(connectionID string)
+	OnReattached   func(connectionID string)
 	OnClosed       func(err error)
 }
 

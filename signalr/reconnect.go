@@ -199,6 +199,20 @@ func (c *Client) reconnect(ctx context.Context, r *run, cause error) {
 	}
 }
 
+// emit queues a call of f with connectionID on the events goroutine of
+// the current run, when f is set.
+func (c *Client) emit(f func(string), connectionID string) {
+	if f == nil {
+		return
+	}
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r != nil {
+		r.events.push(func() { f(connectionID) })
+	}
+}
+
 // sleep waits for d or until ctx ends.
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -275,6 +275,7 @@ func (conn *connection) resume(cause error) error {
 	for attempt := 1; ; attempt++ {
 		err := conn.reattach(ctx)
 		if err == nil {
+			c.emit(c.config.OnReattached, conn.id)
 			return nil
 		}
 		if errors.Is(err, ErrConnectionClosed) {

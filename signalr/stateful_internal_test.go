@@ -182,6 +182,24 @@ func TestStatefulReconnectTranscript(t *testing.T) {
 	}
 }
 
+func TestStatefulReattachEvent(t *testing.T) {
+	reattached := make(chan string, 1)
+	c, p, reopened := startStatefulClient(t, Config{OnReattached: func(id string) { reattached <- id }})
+	if !c.StatefulReconnect() {
+		t.Fatal("StatefulReconnect() = false; want true after the server agreed")
+	}
+	p.conn.Close()
+	reopened <- newFakeConn()
+	select {
+	case id := <-reattached:
+		if id != "conn-1" {
+			t.Errorf("OnReattached(%q); want conn-1", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnReattached was not called")
+	}
+}
+
 func TestStatefulSequenceTooLarge(t *testing.T) {
 	cfg := Config{}
 	events := newEventLog(&cfg)
