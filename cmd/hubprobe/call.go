@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/hubwire/hubwire/resonite"
 	"github.com/hubwire/hubwire/signalr"
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
@@ -296,10 +297,12 @@ func shorten(s string) string {
 // A session is a client with the log of its WebSocket messages.
 type session struct {
 	client    *signalr.Client
+	hub       *resonite.Hub // set for the resonite commands, which start and stop the client through it
 	values    valueCodec
 	frames    *frameLog // nil without -v and --record
 	reconnect *reconnectEvents
 	stateful  bool // --stateful-reconnect
+	retry     bool // automatic reconnect is on
 	started   bool
 }
 
@@ -307,6 +310,14 @@ type session struct {
 // Handlers must be registered before start, so that they see the first
 // invocation.
 func newSession(env *environment, cf *connFlags, url string) *session {
+	s, cfg := prepareSession(env, cf)
+	s.client = signalr.NewClient(url, cfg)
+	return s
+}
+
+// prepareSession returns a session without its client, and the client
+// configuration for the flags of cf.
+func prepareSession(env *environment, cf *connFlags) (*session, signalr.Config) {
 	var tr *tracer
 	if cf.verbose {
 		tr = &tracer{w: env.stderr}
@@ -316,35 +327,46 @@ func newSession(env *environment, cf *connFlags, url string) *session {
 		values:    valueCodec{proto: cfg.Protocol},
 		reconnect: newReconnectEvents(env, cf.json),
 		stateful:  cf.statefulReconnect,
+		retry:     cfg.Reconnect != nil,
 	}
 	s.reconnect.hook(&cfg)
 	if cf.verbose || cf.record != "" {
-		s.frames = &frameLog{secrets: env.secrets, trace: tr, record: cf.record != ""}
+		s.frames = &frameLog{secrets: env.secrets, trace: tr, record: cf.record != "", stateful: cf.statefulReconnect}
+		cfg.Trace = s.frames.observe
 	}
-	if s.frames != nil || s.stateful {
-		cfg.Trace = s.observe
-	}
-	s.client = signalr.NewClient(url, cfg)
-	return s
-}
-
-// observe is the signalr.Config.Trace function of the session.
-func (s *session) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
-	reattached := s.stateful && s.reconnect.observe(dir, s.values.proto, data)
-	if s.frames != nil {
-		s.frames.observe(dir, format, data, reattached)
-	}
+	return s, cfg
 }
 
 // start connects the client and prints the connection.
 func (s *session) start(ctx context.Context, p *printer, url string) error {
-	if err := s.client.Start(ctx); err != nil {
+	var err error
+	if s.hub != nil {
+		err = s.hub.Start(ctx)
+	} else {
+		err = s.client.Start(ctx)
+	}
+	if err != nil {
 		return err
 	}
 	s.started = true
-	s.reconnect.setConnectionID(s.client.ConnectionID())
 	p.print(event{Event: "connected", URL: redactQuery(url), ConnectionID: s.client.ConnectionID()})
+	if s.stateful {
+		s.reconnect.warnStatefulDeclined(s.client, s.retry)
+	}
 	return nil
+}
+
+// done returns a channel that is closed when the client has ended for
+// good.
+func (s *session) done() <-chan struct{} { return s.client.Done() }
+
+// err returns why the client ended. For a resonite hub, an error caused
+// by a rejected token matches resonite.ErrSessionExpired.
+func (s *session) err() error {
+	if s.hub != nil {
+		return s.hub.Err()
+	}
+	return s.client.Err()
 }
 
 // end stops the client, waits until its reconnect events are printed,
@@ -354,7 +376,11 @@ func (s *session) start(ctx context.Context, p *printer, url string) error {
 func (s *session) end(env *environment, cf *connFlags, scenario string, err error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.client.Stop(ctx)
+	if s.hub != nil {
+		s.hub.Stop(ctx)
+	} else {
+		s.client.Stop(ctx)
+	}
 	if s.started {
 		select {
 		case <-s.reconnect.closed:

@@ -20,9 +20,10 @@ const recordClient = "hubwire hubprobe"
 // --record it keeps a copy for the capture file. Known secrets are replaced
 // by [REDACTED] in both.
 type frameLog struct {
-	secrets *redactor
-	trace   *tracer // nil without -v
-	record  bool
+	secrets  *redactor
+	trace    *tracer // nil without -v
+	record   bool
+	stateful bool // --stateful-reconnect
 
 	mu       sync.Mutex
 	messages []conformance.Message
@@ -34,12 +35,17 @@ type frameLog struct {
 	handshakeSeen [2]bool
 }
 
-// observe is called by session.observe, the signalr.Config.Trace function.
-// It runs on the client's read or write goroutine, so a stderr pipe that
-// is not drained stalls the connection. reattached reports that the
-// message is the first on a WebSocket that reattached for stateful
-// reconnect.
-func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte, reattached bool) {
+// observe is the signalr.Config.Trace function of a session. It runs on
+// the client's read or write goroutine, so a stderr pipe that is not
+// drained stalls the connection.
+//
+// The "= reattach" mark goes before the Sequence message the client
+// sends, because the client sends one only as the first message on a
+// WebSocket that reattached for stateful reconnect, in a WebSocket
+// message of its own. Config.OnReattached cannot place the mark: it runs
+// after the client has also sent the unacknowledged messages again.
+func (f *frameLog) observe(dir signalr.Direction, format protocol.TransferFormat, data []byte) {
+	reattached := f.stateful && dir == signalr.Sent && isSequence(format, data)
 	side := 0
 	if dir == signalr.Received {
 		side = 1

@@ -100,8 +100,8 @@ func (l *listener) wait(ctx, timeoutCtx context.Context, s *session, timeout tim
 	select {
 	case <-l.enough:
 		return nil
-	case <-s.client.Done():
-		return s.client.Err()
+	case <-s.done():
+		return s.err()
 	case <-timeoutCtx.Done():
 		if ctx.Err() == nil && l.max > 0 {
 			return fmt.Errorf("timed out after %v with %d of %d invocations", timeout, l.received(), l.max)

@@ -290,6 +290,8 @@ func (p *printer) text(e event) string {
 		return p.paint(ansiRed, "error: ") + e.Error
 	case "reconnecting":
 		return p.paint(ansiYellow, "reconnecting: ") + e.Error
+	case "warning":
+		return p.paint(ansiYellow, "warning: ") + e.Message
 	case "reconnected":
 		if e.ConnectionID == "" {
 			return p.paint(ansiGreen, "reconnected")

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hubwire/hubwire/signalr"
@@ -38,7 +37,8 @@ ID ..." to stderr, or {"event":"reattached","connectionId":"..."} with
 server rejects the new WebSocket, or it cannot be opened within
 --handshake-timeout, the connection is lost, and --reconnect, if set, takes
 over. A server that does not support stateful reconnect connects without
-it; -v shows useStatefulReconnect in the negotiate response.`
+it, and hubprobe prints "warning: the server declined stateful reconnect"
+to stderr, or {"event":"warning","message":"..."} with --json.`
 
 // registerReconnect adds the reconnect flags to fs.
 func (f *connFlags) registerReconnect(fs *flag.FlagSet) {
@@ -94,11 +94,8 @@ func (d *delayList) Set(v string) error {
 // It prints them to stderr as text, so that stdout keeps only the
 // command's output, or to stdout with --json.
 type reconnectEvents struct {
-	p *printer
-
-	mu           sync.Mutex
-	connectionID string
-	closed       chan struct{} // closed by the OnClosed callback
+	p      *printer
+	closed chan struct{} // closed by the OnClosed callback
 }
 
 func newReconnectEvents(env *environment, jsonOut bool) *reconnectEvents {
@@ -115,43 +112,39 @@ func (r *reconnectEvents) hook(cfg *signalr.Config) {
 		r.p.print(event{Event: "reconnecting", Error: describeError(err)})
 	}
 	cfg.OnReconnected = func(connectionID string) {
-		r.setConnectionID(connectionID)
 		r.p.print(event{Event: "reconnected", ConnectionID: connectionID})
+	}
+	cfg.OnReattached = func(connectionID string) {
+		r.p.print(event{Event: "reattached", ConnectionID: connectionID})
 	}
 	cfg.OnClosed = func(error) { close(r.closed) }
 }
 
-func (r *reconnectEvents) setConnectionID(id string) {
-	r.mu.Lock()
-	r.connectionID = id
-	r.mu.Unlock()
-}
-
-// observe prints a reattached event and returns true when data, a
-// WebSocket message, is the first on a WebSocket that reattached for
-// stateful reconnect. The session calls it with every message, before the
-// -v trace and the --record log. The client sends a Sequence message only
-// then, as the first message on the new WebSocket and in a WebSocket
-// message of its own.
-func (r *reconnectEvents) observe(dir signalr.Direction, proto protocol.HubProtocol, data []byte) bool {
-	if dir != signalr.Sent || !isSequence(proto, data) {
-		return false
+// warnStatefulDeclined prints a warning when --stateful-reconnect asked
+// for stateful reconnect and the server did not agree, so that the user
+// knows that a lost WebSocket ends the connection. reconnect reports
+// whether automatic reconnect is on.
+func (r *reconnectEvents) warnStatefulDeclined(client *signalr.Client, reconnect bool) {
+	if client.StatefulReconnect() {
+		return
 	}
-	r.mu.Lock()
-	id := r.connectionID
-	r.mu.Unlock()
-	r.p.print(event{Event: "reattached", ConnectionID: id})
-	return true
+	msg := "the server declined stateful reconnect, so a lost WebSocket ends the connection"
+	if reconnect {
+		msg += "; automatic reconnect then opens a new connection, and messages sent meanwhile are lost"
+	}
+	r.p.print(event{Event: "warning", Message: msg})
 }
 
-// isSequence reports whether data, a WebSocket message of the hub
-// protocol proto, starts with a Sequence message.
-func isSequence(proto protocol.HubProtocol, data []byte) bool {
+// isSequence reports whether data, a WebSocket message in the transfer
+// format format, starts with a Sequence message.
+func isSequence(format protocol.TransferFormat, data []byte) bool {
+	var proto protocol.HubProtocol = protocol.JSON{}
 	var payload []byte
 	var ok bool
-	if proto.TransferFormat() == protocol.TransferFormatText {
+	if format == protocol.TransferFormatText {
 		payload, _, ok = protocol.SplitRecord(data)
 	} else {
+		proto = protocol.MessagePack{}
 		payload, _, ok = splitBinary(data)
 	}
 	if !ok {
@@ -164,5 +157,10 @@ func isSequence(proto protocol.HubProtocol, data []byte) bool {
 // describeReconnectError returns the message for a client whose retry
 // policy gave up.
 func describeReconnectError(err *signalr.ReconnectError) string {
+	if err.Attempts == 0 {
+		// A policy that gives up at once is how the resonite commands
+		// turn automatic reconnect off, so there was no attempt to report.
+		return describeError(err.Err)
+	}
 	return fmt.Sprintf("reconnecting failed after %s; the last error: %s", plural(err.Attempts, "attempt"), describeError(err.Err))
 }

@@ -351,3 +351,23 @@ func TestListenVerboseReconnectMessagePack(t *testing.T) {
 	check.NotContains(t, stderr, "signalr/protocol:")
 	stopServe(t, serve, hubURL, syscall.SIGINT)
 }
+
+func TestStatefulReconnectDeclinedWarning(t *testing.T) {
+	srv := startServer(t, conformance.Options{})
+	r := runProbe(t, nil, "call", "--stateful-reconnect", srv.HubURL(), "Add", "1", "2")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "Add returned 3")
+	check.Contains(t, r.stderr, "warning: the server declined stateful reconnect, so a lost WebSocket ends the connection\n")
+	check.NotContains(t, r.stderr, "automatic reconnect then opens a new connection")
+
+	r = runProbe(t, nil, "call", "--json", "--stateful-reconnect", "--reconnect", srv.HubURL(), "Add", "1", "2")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `{"event":"warning","message":"the server declined stateful reconnect, so a lost WebSocket ends the connection; automatic reconnect then opens a new connection, and messages sent meanwhile are lost"}`)
+	check.Equal(t, "", r.stderr)
+
+	// A server that agrees gets no warning.
+	stateful := startServer(t, conformance.Options{StatefulReconnect: true})
+	r = runProbe(t, nil, "call", "--stateful-reconnect", stateful.HubURL(), "Add", "1", "2")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.NotContains(t, r.stderr, "warning")
+}
