@@ -247,7 +247,11 @@ func (c *Conn) resetSequence(id int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id > s.nextReceive {
+	// The limit is the highest id processed, plus one, and not the count
+	// of messages received since the last Sequence: when a cut interrupts
+	// the client's resending, the client may already hold an Ack for
+	// messages that the count has not reached again.
+	if id > s.lastReceived+1 {
 		return &closeError{text: "Connection closed with an error. InvalidOperationException: Sequence ID greater than amount of messages we've received."}
 	}
 	s.nextReceive = id

@@ -169,8 +169,12 @@ func (b *messageBuffer) received(size int) bool {
 func (b *messageBuffer) resetSequence(id int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if id > b.nextReceived {
-		return fmt.Errorf("signalr: the server's Sequence message resends from ID %d, but only %d messages were received", id, b.nextReceived-1)
+	// The limit is the highest ID processed, plus one, and not the count
+	// of messages received since the last Sequence: when a cut interrupts
+	// the server's resending, it may already hold an Ack for messages that
+	// the count has not reached again.
+	if id > b.lastProcessed+1 {
+		return fmt.Errorf("signalr: the server's Sequence message resends from ID %d, but only %d messages were received", id, b.lastProcessed)
 	}
 	if id < 1 {
 		return fmt.Errorf("signalr: the server's Sequence message has the invalid ID %d", id)

@@ -373,3 +373,54 @@ func TestStatefulReopenNotFoundEndsAtOnce(t *testing.T) {
 		t.Errorf("the client ended %v after the loss; want at once after the 404", elapsed)
 	}
 }
+
+// TestStatefulSequenceAfterInterruptedResend checks the Sequence limit
+// when a cut interrupts the server's resending: the server may resend
+// from an ID above the count of messages received since its last
+// Sequence, as long as it is not above the highest ID processed plus one.
+func TestStatefulSequenceAfterInterruptedResend(t *testing.T) {
+	c, p, reopened := startStatefulClient(t, Config{})
+	handled := make(chan string, 8)
+	c.On("Push", func(ctx context.Context, inv *Invocation) (any, error) {
+		var s string
+		err := inv.Decode(&s)
+		handled <- s
+		return nil, err
+	})
+	push := func(p *peer, s string) {
+		p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Push", Arguments: []protocol.RawValue{protocol.RawValue(`"` + s + `"`)}})
+	}
+	for _, s := range []string{"1", "2", "3"} {
+		push(p, s)
+		<-handled
+	}
+
+	// First cut: the server resends from 2 but gets only message 2 out.
+	p.conn.Close()
+	second := newFakeConn()
+	reopened <- second
+	p2 := &peer{t: t, conn: second}
+	expectMessage(t, p2, protocol.TypeSequence, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
+	p2.send(`{"type":9,"sequenceId":2}` + "\x1e")
+	push(p2, "2")
+	expectAck(t, p2, 3)
+
+	// Second cut: having seen the Ack of 3, the server resends from 4.
+	p2.conn.Close()
+	third := newFakeConn()
+	reopened <- third
+	p3 := &peer{t: t, conn: third}
+	expectMessage(t, p3, protocol.TypeSequence, "with sequenceId 1", func(m *protocol.Message) bool { return m.SequenceID == 1 })
+	p3.send(`{"type":9,"sequenceId":4}` + "\x1e")
+	push(p3, "4")
+	select {
+	case s := <-handled:
+		if s != "4" {
+			t.Fatalf("handler got %q; want 4", s)
+		}
+	case <-c.Done():
+		t.Fatalf("the client ended: %v", c.Err())
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler did not get message 4")
+	}
+}
