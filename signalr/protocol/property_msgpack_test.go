@@ -3,7 +3,6 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math"
 	"reflect"
 	"testing"
@@ -358,32 +357,11 @@ func TestPropertyMessagePackArbitraryBytes(t *testing.T) {
 			}
 			_, n, _ := protocol.ConsumeVarint(wire)
 			data = wire[n:]
-			for range rapid.IntRange(1, 4).Draw(t, "edits") {
-				if len(data) == 0 {
-					break
-				}
-				at := rapid.IntRange(0, len(data)-1).Draw(t, "at")
-				switch rapid.IntRange(0, 2).Draw(t, "edit") {
-				case 0:
-					data[at] = rapid.Byte().Draw(t, "byte")
-				case 1:
-					data = append(data[:at], data[at+1:]...)
-				case 2:
-					data = data[:at]
-				}
-			}
+			data = mutate(t, data)
 		}
 
 		var m protocol.Message
-		err := protocol.MessagePack{}.ParseMessage(data, &m)
-		if err != nil {
-			var me *protocol.MessageError
-			if !errors.As(err, &me) {
-				t.Fatalf("ParseMessage(%x) returned %T, want *protocol.MessageError", data, err)
-			}
-			if me.Offset < 0 || me.Offset > len(data) {
-				t.Fatalf("ParseMessage(%x): error offset %d is outside the input", data, me.Offset)
-			}
+		if !parsedOrMessageError(t, protocol.MessagePack{}, data, &m) {
 			return
 		}
 		switch {
