@@ -123,15 +123,20 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "H", "add the HTTP `HEADER`, given as 'Name: value', to every request, the WebSocket upgrade included; repeatable")
 	fs.StringVar(&f.tokenEnv, "token-env", "", "read a bearer token from the environment variable `NAME` and send it as 'Authorization: Bearer'")
 	fs.StringVar(&f.protocol, "protocol", "json", "hub `protocol`: json, or messagepack (alias msgpack), which converts arguments and results to and from JSON as described above")
-	fs.BoolVar(&f.skipNegotiate, "skip-negotiate", false, "connect the WebSocket straight to the hub URL without the negotiate request")
 	fs.StringVar(&f.transport, "transport", "websockets", "`transport`; only websockets is implemented")
+	f.registerConnection(fs)
+	f.registerReconnect(fs)
+	f.registerOutput(fs)
+}
+
+// registerConnection adds the flags that tune the connection itself.
+func (f *connFlags) registerConnection(fs *flag.FlagSet) {
+	fs.BoolVar(&f.skipNegotiate, "skip-negotiate", false, "connect the WebSocket straight to the hub URL without the negotiate request")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate (prints a warning)")
 	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", signalr.DefaultHandshakeTimeout, "maximum `duration` of the handshake, such as 15s")
 	fs.DurationVar(&f.keepAlive, "keep-alive", signalr.DefaultKeepAliveInterval, "`interval` after which an idle client sends a Ping; negative disables pings")
 	fs.DurationVar(&f.serverTimeout, "server-timeout", signalr.DefaultServerTimeout, "`duration` without any message from the server after which the connection closes; negative disables the check")
 	fs.IntVar(&f.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest hub message accepted, in `bytes`; 0 means the client default of %d MiB, negative means no limit", protocol.DefaultMaxMessageSize>>20))
-	f.registerReconnect(fs)
-	f.registerOutput(fs)
 }
 
 func (f *connFlags) registerOutput(fs *flag.FlagSet) {
@@ -213,7 +218,7 @@ func (f *connFlags) checkHubURL(cmd *command, raw string) error {
 // credentials, to be redacted wherever they would be printed.
 func isSecretHeader(name string) bool {
 	switch textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)) {
-	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key":
+	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Totp":
 		return true
 	}
 	return false

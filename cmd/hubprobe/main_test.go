@@ -52,10 +52,20 @@ type result struct {
 // and waits at most 20 s.
 func runProbe(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runProbeStdin(t, env, "", args...)
+}
+
+// runProbeStdin runs hubprobe as runProbe does, with stdin as its
+// standard input.
+func runProbeStdin(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, executable, args...)
 	cmd.Env = append(os.Environ(), env...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -526,9 +536,17 @@ type runningProbe struct {
 // startProbe starts hubprobe with args and stops it when the test ends.
 func startProbe(t *testing.T, args ...string) *runningProbe {
 	t.Helper()
+	return startProbeEnv(t, nil, args...)
+}
+
+// startProbeEnv starts hubprobe with args and the extra environment
+// variables env, and stops it when the test ends.
+func startProbeEnv(t *testing.T, env []string, args ...string) *runningProbe {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, executable, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	must.NoError(t, err)
 	p := &runningProbe{cmd: cmd, stdout: bufio.NewScanner(stdout), stderr: new(lockedBuffer)}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -200,6 +201,14 @@ type event struct {
 	// WebSocketMessages and HubMessages are the counts of replay --check.
 	WebSocketMessages *int `json:"webSocketMessages,omitempty"`
 	HubMessages       *int `json:"hubMessages,omitempty"`
+
+	// UserID, Username, OnlineStatus, Expire and File describe a Resonite
+	// user, a contact or a session file. Expire is in RFC 3339.
+	UserID       string `json:"userId,omitempty"`
+	Username     string `json:"username,omitempty"`
+	OnlineStatus string `json:"onlineStatus,omitempty"`
+	Expire       string `json:"expire,omitempty"`
+	File         string `json:"file,omitempty"`
 }
 
 // A printer writes events to stdout.
@@ -312,8 +321,37 @@ func (p *printer) text(e event) string {
 		return e.Message
 	case "reattach":
 		return p.paint(ansiDim, fmt.Sprintf("line %d: ", e.Line)) + "= reattach: the messages after it pass a new WebSocket of the same connection (stateful reconnect)"
+	case "login":
+		return p.loginText(e)
+	case "logout":
+		return p.paint(ansiGreen, "logged out "+userName(e)) + ": " + e.Message
+	case "contact":
+		return p.paint(ansiCyan, "contact "+userName(e)) + ": " + e.OnlineStatus
 	}
 	return e.Event + " " + e.Message
+}
+
+// loginText formats a login event: who signed in, at which API, when the
+// token expires and where the session is stored. The token itself is not
+// part of the event.
+func (p *printer) loginText(e event) string {
+	s := p.paint(ansiGreen, "logged in as "+userName(e)) + " at " + e.URL
+	if expire, err := time.Parse(time.RFC3339, e.Expire); err == nil {
+		s += fmt.Sprintf("\nthe session token expires at %s, in %s", expire.UTC().Format("2006-01-02 15:04:05 MST"), time.Until(expire).Round(time.Second))
+	}
+	if e.File != "" {
+		s += "\nsaved the session to " + e.File + " (mode 0600)"
+	}
+	return s
+}
+
+// userName returns "name (U-id)", or the ID alone when the event has no
+// name.
+func userName(e event) string {
+	if e.Username == "" {
+		return e.UserID
+	}
+	return e.Username + " (" + e.UserID + ")"
 }
 
 // indentJSON indents multi-line JSON values for reading; scalars stay as
@@ -422,7 +460,19 @@ type tracingTransport struct {
 }
 
 func (tt *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tt.t.printf("> %s %s%s", req.Method, redactQuery(req.URL.String()), formatHeaders(req.Header))
+	requestBody := ""
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if len(body) > 0 {
+			requestBody = "\n  " + redactJSONTokens(body)
+		}
+	}
+	tt.t.printf("> %s %s%s%s", req.Method, redactQuery(req.URL.String()), formatHeaders(req.Header), requestBody)
 	resp, err := tt.next.RoundTrip(req)
 	if err != nil {
 		tt.t.printf("< %s failed: %v", req.Method, err)
@@ -435,7 +485,11 @@ func (tt *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		tt.t.printf("< %s (reading the body failed: %v)", resp.Status, readErr)
 		return resp, nil
 	}
-	tt.t.printf("< %s%s\n  %s", resp.Status, formatHeaders(resp.Header), redactJSONTokens(body))
+	responseBody := ""
+	if len(body) > 0 {
+		responseBody = "\n  " + redactJSONTokens(body)
+	}
+	tt.t.printf("< %s%s%s", resp.Status, formatHeaders(resp.Header), responseBody)
 	return resp, nil
 }
 
@@ -472,20 +526,62 @@ func redactQuery(u string) string {
 	return u[:i] + "?" + query.Encode()
 }
 
-// redactJSONTokens hides the token properties of a negotiate response.
+// secretJSONKeys are the JSON properties whose values the -v trace hides,
+// matched without regard to letter case: the tokens of a negotiate
+// response, and the password, secret machine ID, TOTP code and session
+// token of a Resonite login request and response.
+var secretJSONKeys = []string{"accessToken", "connectionToken", "token", "password", "secretMachineId", "totp", "recoveryCode"}
+
+// redactJSONTokens returns body with the values of the secretJSONKeys
+// properties replaced, at any depth. A body that is not JSON is returned
+// as it is, and one that holds a secret but cannot be re-encoded is
+// replaced whole.
 func redactJSONTokens(body []byte) string {
-	var m map[string]any
-	if json.Unmarshal(body, &m) != nil {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
 		return string(body)
 	}
-	for _, key := range []string{"accessToken", "connectionToken"} {
-		if _, ok := m[key]; ok {
-			m[key] = redacted
-		}
+	if !redactJSONValue(v) {
+		return string(body)
 	}
-	out, err := json.Marshal(m)
+	out, err := json.Marshal(v)
 	if err != nil {
-		return string(body)
+		return redacted
 	}
 	return string(out)
+}
+
+// redactJSONValue replaces the secret properties in v, a value that
+// encoding/json decoded into an any, and reports whether it replaced one.
+func redactJSONValue(v any) bool {
+	found := false
+	switch v := v.(type) {
+	case map[string]any:
+		for key, value := range v {
+			if isSecretJSONKey(key) {
+				v[key] = redacted
+				found = true
+				continue
+			}
+			if redactJSONValue(value) {
+				found = true
+			}
+		}
+	case []any:
+		for _, value := range v {
+			if redactJSONValue(value) {
+				found = true
+			}
+		}
+	}
+	return found
+}
+
+func isSecretJSONKey(key string) bool {
+	for _, k := range secretJSONKeys {
+		if strings.EqualFold(key, k) {
+			return true
+		}
+	}
+	return false
 }
