@@ -9,6 +9,7 @@
 //	hubprobe listen [flags] URL [TARGET...]
 //	hubprobe replay [--check] FILE
 //	hubprobe serve [flags]
+//	hubprobe resonite login|call|listen|logout|demo [flags] [arguments]
 //	hubprobe help [COMMAND]
 //
 // Flags come before the positional arguments. Run "hubprobe help" for the
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes.
@@ -52,6 +54,9 @@ type command struct {
 
 var commands []*command
 
+// resoniteCommands are the subcommands of "hubprobe resonite".
+var resoniteCommands []*command
+
 func init() {
 	commands = []*command{
 		{"demo", "demo [flags]", "start the reference hub in-process and show a guided tour", runDemo},
@@ -59,13 +64,25 @@ func init() {
 		{"listen", "listen [flags] URL [TARGET...]", "print the invocations the server sends to the client, or to the named client methods", runListen},
 		{"replay", "replay [--check] FILE", "print a recorded session, or check every frame with --check", runReplay},
 		{"serve", "serve [flags]", "run the reference hub on a loopback address until Ctrl-C, to try the other commands against", runServe},
+		{"resonite", "resonite COMMAND [flags] [arguments]", "sign in to the Resonite cloud and call or listen to its hub; 'hubprobe resonite demo' tries it offline", runResonite},
+	}
+	resoniteCommands = []*command{
+		{"resonite login", "resonite login [flags]", "sign in and store the session token in the session file", runResoniteLogin},
+		{"resonite call", "resonite call [flags] METHOD [ARG...]", "invoke a method of the Resonite hub as the signed-in user", runResoniteCall},
+		{"resonite listen", "resonite listen [flags] [TARGET...]", "print the events the Resonite hub sends to the signed-in user", runResoniteListen},
+		{"resonite logout", "resonite logout [flags]", "revoke the session token and delete the session file", runResoniteLogout},
+		{"resonite demo", "resonite demo [flags]", "run login, chat and presence against a fake of the Resonite cloud on 127.0.0.1", runResoniteDemo},
 	}
 }
 
+// lookupCommand returns the command name, such as "call" or
+// "resonite login", or nil when there is none.
 func lookupCommand(name string) *command {
-	for _, c := range commands {
-		if c.name == name {
-			return c
+	for _, list := range [][]*command{commands, resoniteCommands} {
+		for _, c := range list {
+			if c.name == name {
+				return c
+			}
 		}
 	}
 	return nil
@@ -82,6 +99,10 @@ type environment struct {
 	isTTY   bool
 	secrets *redactor
 
+	// terminal reads what the user types at a prompt. It is nil when
+	// stdin is not a terminal.
+	terminal *terminal
+
 	// jsonErrors makes report print the error that ends the command as a
 	// JSON event on stdout. parseFlags sets it for --json.
 	jsonErrors bool
@@ -90,12 +111,13 @@ type environment struct {
 func main() {
 	secrets := newRedactor()
 	env := &environment{
-		stdout:  secrets.wrap(os.Stdout),
-		stderr:  secrets.wrap(os.Stderr),
-		getenv:  os.Getenv,
-		stdin:   os.Stdin,
-		isTTY:   isTerminal(os.Stdout),
-		secrets: secrets,
+		stdout:   secrets.wrap(os.Stdout),
+		stderr:   secrets.wrap(os.Stderr),
+		getenv:   os.Getenv,
+		stdin:    os.Stdin,
+		isTTY:    isTerminal(os.Stdout),
+		secrets:  secrets,
+		terminal: openTerminal(os.Stdin, secrets.wrap(os.Stderr)),
 	}
 	os.Exit(run(env, os.Args[1:]))
 }
@@ -112,10 +134,15 @@ func run(env *environment, args []string) int {
 		return runHelp(env, rest)
 	}
 	cmd := lookupCommand(name)
-	if cmd == nil {
+	if cmd == nil || strings.Contains(name, " ") {
 		fmt.Fprintf(env.stderr, "hubprobe: unknown command %q\n", name)
 		printShortUsage(env.stderr)
 		return exitUsage
+	}
+	if len(rest) > 0 {
+		if sub := lookupCommand(name + " " + rest[0]); sub != nil {
+			cmd, rest = sub, rest[1:]
+		}
 	}
 	err := cmd.run(env, rest)
 	return report(env, cmd, err)
@@ -161,7 +188,8 @@ const exitStatusHelp = `Exit status:
      automatic reconnect gave up, the hub returned an error, a --timeout
      expired before the command finished, a file could not be read or
      written, the server sent a value hubprobe could not decode, replay
-     --check found an invalid message, or serve could not listen
+     --check found an invalid message, serve could not listen, or a
+     resonite command failed to sign in or found no valid session
   2  the command line is invalid
 
 With --json, the error that ends a command is printed to stdout as one JSON
@@ -196,9 +224,10 @@ func runHelp(env *environment, args []string) int {
 		}
 		return exitOK
 	}
-	cmd := lookupCommand(args[0])
+	name := strings.Join(args, " ")
+	cmd := lookupCommand(name)
 	if cmd == nil {
-		fmt.Fprintf(env.stderr, "hubprobe help: unknown command %q\n", args[0])
+		fmt.Fprintf(env.stderr, "hubprobe help: unknown command %q\n", name)
 		printShortUsage(env.stderr)
 		return exitUsage
 	}
