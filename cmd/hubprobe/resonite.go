@@ -42,8 +42,9 @@ Session file: login stores the user ID, the session token, its expiry, the
 API URL and the device identifiers in the session file, by default
 resonite-session.json in the hubwire directory of the user's configuration
 directory (~/.config/hubwire on Linux), with mode 0600 in a directory with
-mode 0700. call, listen and logout read it, and reject a session file that
-other users can read. The device identifiers, UID and secretMachineId, are
+mode 0700. call and listen reject a session file that other users can
+read, and logout revokes the token in it. The device identifiers, UID and
+secretMachineId, are
 also kept in resonite-device.json beside it, which logout keeps, so that
 every login sends the same ones. hubprobe never prints the token, the
 password or the TOTP code, and -v hides them in its trace.

@@ -469,3 +469,40 @@ func TestResoniteHelp(t *testing.T) {
 	check.Equal(t, 2, r.code)
 	check.Contains(t, r.stderr, `hubprobe resonite: unknown command "nosuch"`)
 }
+
+func TestResoniteListenReconnect(t *testing.T) {
+	f := newResoniteFixture(t)
+	stored := f.login(t)
+	listen := startProbeEnv(t, f.env(), "resonite", "listen", "--json", "--reconnect-delays", "0,0", "--init=false", "--contact", "U-bob", "ReceiveStatusUpdate")
+	must.True(t, listen.stdout.Scan(), "no output; stderr: %s", listen.stderr.String())
+	must.Contains(t, listen.stdout.Text(), `"event":"connected"`)
+
+	// After the reconnect, the hub has sent ListenOnContact again, so
+	// bob's status still arrives.
+	check.Equal(t, 1, f.srv.DropUser("U-alice"))
+	lines := readLines(listen, 10, func(lines []string) bool { return countPrefix(lines, `{"event":"reconnected"`) == 1 })
+	must.Equal(t, 1, countPrefix(lines, `{"event":"reconnected"`), "lines: %q; stderr: %s", lines, listen.stderr.String())
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.SetUserStatus(resonite.UserStatus{UserID: "U-bob", OnlineStatus: resonite.StatusBusy, Sessions: []resonite.UserSessionMetadata{}}) == 0 {
+		must.True(t, time.Now().Before(deadline), "ListenOnContact was not sent again within 5s")
+		time.Sleep(10 * time.Millisecond)
+	}
+	must.True(t, listen.stdout.Scan(), "no event after the reconnect; stderr: %s", listen.stderr.String())
+	check.Contains(t, listen.stdout.Text(), `"onlineStatus":"Busy"`)
+
+	// A revoked token ends the reconnecting at once.
+	f.srv.RevokeAll()
+	check.Equal(t, 1, f.srv.DropUser("U-alice"))
+	var rest []string
+	for listen.stdout.Scan() {
+		rest = append(rest, listen.stdout.Text())
+	}
+	err := listen.cmd.Wait()
+	check.Equal(t, 1, listen.cmd.ProcessState.ExitCode(), "listen ended with %v", err)
+	must.True(t, len(rest) > 0, "no output after the second drop")
+	check.Contains(t, rest[len(rest)-1], `"error":"the hub rejected the session token of alice (U-alice) from `)
+	check.Contains(t, rest[len(rest)-1], `sign in again with 'hubprobe resonite login'"`)
+	for _, s := range sessionSecrets(stored) {
+		check.NotContains(t, strings.Join(rest, "\n"), s, "output shows a secret")
+	}
+}
