@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -505,4 +506,47 @@ func TestResoniteListenReconnect(t *testing.T) {
 	for _, s := range sessionSecrets(stored) {
 		check.NotContains(t, strings.Join(rest, "\n"), s, "output shows a secret")
 	}
+}
+
+// TestResoniteLoginPromptsWithoutEcho runs login on a pseudo-terminal
+// that script(1) opens, types the password and the TOTP code at the
+// prompts, and checks that the terminal did not echo them. The kernel
+// echoes input on the terminal itself, so hubprobe's redaction cannot hide
+// an echo.
+func TestResoniteLoginPromptsWithoutEcho(t *testing.T) {
+	scriptPath, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed")
+	}
+	f := newResoniteFixture(t)
+	command := executable + " resonite login --user carol --api " + f.srv.URL
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, scriptPath, "-q", "-e", "-c", command, "/dev/null")
+	cmd.Env = append(os.Environ(), f.env()...)
+	stdin, err := cmd.StdinPipe()
+	must.NoError(t, err)
+	output := new(lockedBuffer)
+	cmd.Stdout, cmd.Stderr = output, output
+	must.NoError(t, cmd.Start())
+
+	type answer struct{ prompt, input string }
+	for _, a := range []answer{{"Password for carol: ", carolPassword}, {"TOTP code: ", carolTOTP}} {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(output.String(), a.prompt) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no prompt %q within 10s; output: %q", a.prompt, output.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, err := stdin.Write([]byte(a.input + "\n"))
+		must.NoError(t, err)
+	}
+	err = cmd.Wait()
+	out := output.String()
+	must.NoError(t, err, "output: %q", out)
+	check.Contains(t, out, "logged in as carol (U-carol)")
+	check.NotContains(t, out, carolPassword, "the terminal echoed the password")
+	check.NotContains(t, out, carolTOTP, "the terminal echoed the TOTP code")
 }
