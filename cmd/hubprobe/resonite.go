@@ -416,10 +416,18 @@ func runResoniteLogout(env *environment, args []string) error {
 	if err := rf.checkAPI(cmd, stored, path); err != nil {
 		return err
 	}
+	mode, wide := widerMode(path)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return logout(ctx, env, p, newAPI(env, stored.API, cf.verbose), stored, path, *timeout)
+	if err := logout(ctx, env, p, newAPI(env, stored.API, cf.verbose), stored, path, *timeout); err != nil {
+		return err
+	}
+	if wide {
+		msg := fmt.Sprintf("%s had mode %04o, so other users could read the token in it before logout revoked it", path, mode)
+		newReconnectEvents(env, cf.json).p.print(event{Event: "warning", Message: msg})
+	}
+	return nil
 }
 
 // logout revokes the token of stored and deletes its session file.

@@ -34,7 +34,7 @@ var resoniteEvents = []string{
 // are known to use.
 func (f *connFlags) registerResoniteConn(fs *flag.FlagSet, rf *resoniteFlags) {
 	rf.registerSession(fs, "")
-	fs.StringVar(&rf.hub, "hub", "", "`URL` of the hub; the default is the API URL of the session followed by /hub, such as "+resonite.DefaultHubURL)
+	fs.StringVar(&rf.hub, "hub", "", "`URL` of the hub, which receives the session token; the default is the API URL of the session followed by /hub, such as "+resonite.DefaultHubURL)
 	fs.Var(&f.headers, "H", "add the HTTP `HEADER`, given as 'Name: value', to every request, the WebSocket upgrade included; repeatable")
 	f.registerConnection(fs)
 	f.registerReconnect(fs)

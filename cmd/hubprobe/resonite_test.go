@@ -413,6 +413,15 @@ func TestResoniteLogout(t *testing.T) {
 	r = runProbe(t, f.env(), "resonite", "logout")
 	check.Equal(t, 0, r.code)
 	check.Contains(t, r.stdout, "nothing to revoke")
+
+	// A session file that other users can read is revoked all the same.
+	stored = f.login(t)
+	must.NoError(t, os.Chmod(f.sessionPath(), 0o640))
+	r = runProbe(t, f.env(), "resonite", "logout")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stderr, "warning: "+f.sessionPath()+" had mode 0640, so other users could read the token in it before logout revoked it")
+	_, ok = f.srv.TokenExpire(stored.Token)
+	check.True(t, !ok, "the token of the file with mode 0640 is still live")
 }
 
 func TestResoniteLogoutKeepsFileOnFailure(t *testing.T) {
