@@ -49,6 +49,10 @@ type Client struct {
 	starting bool
 
 	newTimer func(time.Duration) timer // the clock of retry delays
+
+	// ownHTTPClient is set when Config.HTTPClient was nil, so that the
+	// client closes the idle connections of the one it made when it ends.
+	ownHTTPClient bool
 }
 
 // NewClient returns a client for the hub at url, an http or https URL. A ws
@@ -63,6 +67,7 @@ func NewClient(url string, config Config) *Client {
 	c.log = c.config.Logger
 	c.dial = c.dialTransport
 	c.newTimer = newRealTimer
+	c.ownHTTPClient = config.HTTPClient == nil
 	return c
 }
 
@@ -174,6 +179,10 @@ func (c *Client) ConnectionID() string {
 	}
 	return ""
 }
+
+// Connected reports whether the client has an open connection: it was
+// started, has not ended, and is not reconnecting.
+func (c *Client) Connected() bool { return c.current() != nil }
 
 // StatefulReconnect reports whether the current connection uses stateful
 // reconnect: Config.StatefulReconnect asked for it and the server agreed.

@@ -246,6 +246,11 @@ func (c *Client) finishRun(r *run, err error) {
 		r.events.push(func() { f(err) })
 	}
 	r.events.close()
+	if c.ownHTTPClient {
+		// The negotiate requests' keep-alive connections would otherwise
+		// stay open, each with two goroutines, until they time out.
+		c.config.HTTPClient.CloseIdleConnections()
+	}
 }
 
 // waitConnection returns the open connection. While the client
