@@ -105,9 +105,15 @@ func isAuthFailure(err error) bool {
 //
 // The hub remembers the subscriptions made with ListenOnContact,
 // ListenOnKey, RequestStatus and InitializeStatus. They do not carry over
-// to a new connection, so after every automatic reconnect the hub sends
-// them again, in the order InitializeStatus, RequestStatus, ListenOnContact,
-// ListenOnKey, and then its status (see [Hub.SetStatus]).
+// to a new connection, so after every automatic reconnect, and on every
+// Start, the hub sends them again, in the order InitializeStatus,
+// RequestStatus, ListenOnContact, ListenOnKey, and then its status (see
+// [Hub.SetStatus]).
+//
+// Methods without a result, such as ListenOnKey, RequestStatus,
+// MarkMessagesRead and SendMessage, return once the message is written,
+// before the server has handled it; UpdateContact and InitializeStatus
+// wait for the server's result.
 //
 // All methods are safe for concurrent use. Event handlers run one at a
 // time, in the order the events arrived, on a goroutine of the SignalR
@@ -232,9 +238,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.ctxMu.Unlock()
 	h.cancel = cancel
 	h.running = true
-	if err := h.broadcastCurrent(ctx); err != nil {
-		h.logger.Warn("resonite: broadcasting the status after connecting failed", "error", err)
-	}
+	// Subscriptions made before this Start, or before the hub last ended,
+	// are sent now, as after a reconnect.
+	h.replaySubscriptions(ctx, h.client.ConnectionID(), "Start")
 	if h.statusEvery > 0 {
 		h.beat.Add(1)
 		go h.heartbeat(runCtx, h.client.Done())
@@ -292,8 +298,11 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.stopHeartbeat()
 	h.running = false
-	if !h.ended() {
-		if err := h.broadcastOffline(ctx); err != nil {
+	if h.client.Connected() {
+		// Offline is sent even when ctx is already canceled, as it is
+		// when a signal ends the program, and waits at most
+		// offlineTimeout; a client that is reconnecting sends none.
+		if err := h.broadcastOffline(context.WithoutCancel(ctx)); err != nil {
 			h.logger.Warn("resonite: broadcasting Offline before disconnecting failed", "error", err)
 		}
 	}

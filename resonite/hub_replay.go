@@ -91,7 +91,20 @@ func (h *Hub) resubscribe(connectionID string) {
 	}
 	ctx, cancel := context.WithTimeout(runCtx, h.replayTimeout)
 	defer cancel()
+	initial := h.replaySubscriptions(ctx, connectionID, "a reconnect")
 
+	for _, f := range h.events.reconnectedHandlers() {
+		f(ctx, initial)
+	}
+	if h.onReconnected != nil {
+		h.onReconnected(connectionID)
+	}
+}
+
+// replaySubscriptions sends the stored subscriptions again and broadcasts
+// the stored status, after a reconnect or a Start. after names the event
+// for the log.
+func (h *Hub) replaySubscriptions(ctx context.Context, connectionID, after string) *InitialStatus {
 	initialize, requests, contacts, keys := h.subs.snapshot()
 	failures := 0
 	var initial *InitialStatus
@@ -100,19 +113,19 @@ func (h *Hub) resubscribe(connectionID string) {
 		initial, err = h.initializeStatus(ctx)
 		if err != nil {
 			failures++
-			h.logger.Warn("resonite: repeating InitializeStatus after a reconnect failed", "error", err)
+			h.logger.Warn("resonite: repeating InitializeStatus failed", "after", after, "error", err)
 		}
 	}
 	for _, r := range requests {
 		if err := h.sendRequestStatus(ctx, r.userID, r.invisible); err != nil {
 			failures++
-			h.logger.Warn("resonite: repeating RequestStatus after a reconnect failed", "userId", r.userID, "error", err)
+			h.logger.Warn("resonite: repeating RequestStatus failed", "after", after, "userId", r.userID, "error", err)
 		}
 	}
 	for _, id := range contacts {
 		if err := h.client.Send(ctx, methodListenOnContact, id); err != nil {
 			failures++
-			h.logger.Warn("resonite: repeating ListenOnContact after a reconnect failed", "userId", id, "error", err)
+			h.logger.Warn("resonite: repeating ListenOnContact failed", "after", after, "userId", id, "error", err)
 		}
 	}
 	for _, key := range keys {
@@ -120,21 +133,15 @@ func (h *Hub) resubscribe(connectionID string) {
 		// not logged.
 		if err := h.client.Send(ctx, methodListenOnKey, key); err != nil {
 			failures++
-			h.logger.Warn("resonite: repeating ListenOnKey after a reconnect failed", "error", err)
+			h.logger.Warn("resonite: repeating ListenOnKey failed", "after", after, "error", err)
 		}
 	}
 	if err := h.broadcastCurrent(ctx); err != nil {
 		failures++
-		h.logger.Warn("resonite: broadcasting the status after a reconnect failed", "error", err)
+		h.logger.Warn("resonite: broadcasting the status failed", "after", after, "error", err)
 	}
-	h.logger.Info("resonite: replayed the hub subscriptions after a reconnect",
-		"connectionId", connectionID, "initializeStatus", initialize, "statusRequests", len(requests),
+	h.logger.Info("resonite: replayed the hub subscriptions",
+		"after", after, "connectionId", connectionID, "initializeStatus", initialize, "statusRequests", len(requests),
 		"contacts", len(contacts), "keys", len(keys), "failures", failures)
-
-	for _, f := range h.events.reconnectedHandlers() {
-		f(ctx, initial)
-	}
-	if h.onReconnected != nil {
-		h.onReconnected(connectionID)
-	}
+	return initial
 }

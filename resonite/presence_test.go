@@ -429,3 +429,60 @@ func TestHubRevealsNoToken(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceOfflineOnStopWithCanceledContext stops the hub with a
+// context that a signal has already canceled, as a program that ends on
+// Ctrl-C does: Offline must still reach the contacts.
+func TestPresenceOfflineOnStopWithCanceledContext(t *testing.T) {
+	srv := startHubFake(t, resonitetest.Options{})
+	srv.AddContact(aliceID, bobID)
+	bob := newTestHub(t, srv, "bob", resonite.HubOptions{})
+	onUpdate, updates := collect[resonite.UserStatus]()
+	bob.OnReceiveStatusUpdate(onUpdate)
+	startHub(t, bob)
+	if err := bob.ListenOnContact(testContext(t), aliceID); err != nil {
+		t.Fatalf("ListenOnContact: %v", err)
+	}
+	barrier(t, bob)
+
+	alice := newTestHub(t, srv, "alice", resonite.HubOptions{StatusInterval: time.Hour})
+	ctx, cancel := context.WithCancel(testContext(t))
+	if err := alice.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := alice.SetOnlineStatus(ctx, resonite.StatusOnline); err != nil {
+		t.Fatalf("SetOnlineStatus: %v", err)
+	}
+	next(t, updates, "alice Online at bob")
+
+	cancel()
+	alice.Stop(ctx)
+	if got := next(t, updates, "alice Offline at bob"); got.OnlineStatus != resonite.StatusOffline {
+		t.Errorf("bob received %q; want Offline", got.OnlineStatus)
+	}
+}
+
+// TestSubscriptionBeforeStart checks that a subscription made before Start
+// is sent when the hub connects.
+func TestSubscriptionBeforeStart(t *testing.T) {
+	srv := startHubFake(t, resonitetest.Options{})
+	bob := newTestHub(t, srv, "bob", resonite.HubOptions{})
+	bob.ListenOnKey(testContext(t), "key-1") // not connected yet: stored only
+	startHub(t, bob)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		found := false
+		for _, c := range srv.HubCalls() {
+			if c.Method == "ListenOnKey" && strings.Contains(string(c.Arguments[0]), "key-1") {
+				found = true
+			}
+		}
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ListenOnKey made before Start was not sent on Start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -22,9 +22,9 @@ type Session struct {
 	// Created is when the server created the session.
 	Created time.Time `json:"created"`
 
-	// Expire is when the token stops working. [API.Extend] moves it,
-	// although the server does not return the new value; see
-	// [API.Extend].
+	// Expire is when the token stops working, as the login reported it.
+	// [API.Extend] leaves it unchanged, because the server does not return
+	// the new value; [Refresher.Expire] tracks the assumed one.
 	Expire time.Time `json:"expire"`
 
 	// RememberMe is the rememberMe flag of the login, which selects the

@@ -13,8 +13,11 @@ import (
 // These methods let tests arrange and inspect the state of the fake hub.
 
 // AddContact makes the users a and b accepted contacts of each other on
-// the hub, so that each receives the other's status broadcasts and
-// InitializeStatus lists the other.
+// the hub, so that InitializeStatus lists the other. A connection receives
+// a contact's status broadcasts only after it called InitializeStatus or
+// ListenOnContact for that contact, and a contact who is Invisible appears
+// Offline. The fake assumes this of the real service, which does not
+// document it.
 func (s *Server) AddContact(a, b string) {
 	h := s.fakeHub()
 	h.mu.Lock()
