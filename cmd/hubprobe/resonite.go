@@ -23,6 +23,17 @@ on 127.0.0.1:
 
   hubprobe resonite demo
 
+or run one command against that fake with --demo, signed in as its demo
+user alice, whose contact bob has the user ID U-bob:
+
+  hubprobe resonite login --demo
+  hubprobe resonite call --demo SendMessage '{"recipientId":"U-bob","content":"hi"}'
+  hubprobe resonite listen --demo --count 2
+
+--demo needs no credentials and cannot be combined with --api, --hub or
+--session-file. Its session file is in a temporary directory, which is
+removed when the command ends.
+
 Sign in, send a message, listen, and sign out:
 
   export RESONITE_USERNAME=alice
@@ -144,6 +155,12 @@ creates and stores in resonite-device.json beside the session file. A
 session file that other users could read is replaced by one with mode 0600,
 and login says so.
 
+With --demo, login signs the demo user alice in to a fake of the service
+on 127.0.0.1 with her demo password and TOTP code, so it asks for nothing
+and reads no environment variable. The session file is in a temporary
+directory that is removed on exit. --demo cannot be combined with --api,
+--session-file, --user or --password-stdin.
+
 Exit status 1 when the credentials are invalid, a TOTP code is needed but
 not given, the API rate-limits the request (the message gives the
 Retry-After wait) or the session file cannot be written.`
@@ -163,11 +180,24 @@ func runResoniteLogin(env *environment, args []string) error {
 	rememberMe := fs.Bool("remember-me", false, "request a long-lived token, which lasts 30 days according to the Resonite wiki, instead of one of about 24 hours")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin instead of RESONITE_PASSWORD")
 	timeout := fs.Duration("timeout", 30*time.Second, "maximum `duration` of each request to the API")
+	demo := fs.Bool("demo", false, demoFlagHelp)
 	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef(cmd.name, "unexpected argument %q; login takes no arguments, and the password never comes from the command line", fs.Arg(0))
+	}
+	var service *demoService
+	if *demo {
+		if err := rejectWithDemo(cmd, fs, "api", "session-file", "user", "password-stdin"); err != nil {
+			return err
+		}
+		var err error
+		if service, err = startDemoService(env); err != nil {
+			return err
+		}
+		defer service.close()
+		rf.api, rf.sessionFile = service.srv.URL, service.sessionPath()
 	}
 	apiURL, err := normalizeAPI(rf.api)
 	if err != nil {
@@ -184,8 +214,14 @@ func runResoniteLogin(env *environment, args []string) error {
 	p := newPrinter(env, cf.json)
 	notes := newReconnectEvents(env, cf.json).p // stderr for text, stdout for JSON
 	note := func(msg string) { notes.print(event{Event: "warning", Message: msg}) }
-	creds, err := readCredentials(env, *user, *passwordStdin)
-	if err != nil {
+	var creds credentials
+	askCode := func(rejected bool) (string, error) { return askTOTP(env, rejected) }
+	if service != nil {
+		// The demo user alice has two-factor authentication on, so login
+		// goes through the TOTP step with her fixed code.
+		creds = credentials{username: "alice", password: demoAlicePassword}
+		askCode = demoTOTP
+	} else if creds, err = readCredentials(env, *user, *passwordStdin); err != nil {
 		return err
 	}
 	dev, err := loadDevice(path, note)
@@ -205,9 +241,7 @@ func runResoniteLogin(env *environment, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	api := newAPI(env, apiURL, cf.verbose)
-	session, err := login(ctx, env, api, req, *timeout, func(rejected bool) (string, error) {
-		return askTOTP(env, rejected)
-	})
+	session, err := login(ctx, env, api, req, *timeout, askCode)
 	if err != nil {
 		return err
 	}

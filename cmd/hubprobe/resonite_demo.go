@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hubwire/hubwire/resonite"
@@ -55,22 +53,11 @@ func runResoniteDemo(env *environment, args []string) error {
 	cf.protocol, cf.transport = "json", "websockets"
 	cf.handshakeTimeout = signalr.DefaultHandshakeTimeout
 	cf.keepAlive, cf.serverTimeout = signalr.DefaultKeepAliveInterval, signalr.DefaultServerTimeout
-	for _, secret := range []string{demoAlicePassword, demoAliceTOTP, demoBobPassword} {
-		env.secrets.add(secret)
-	}
-
-	dir, err := os.MkdirTemp("", "hubprobe-resonite-demo-")
+	service, err := startDemoService(env)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-
-	srv := resonitetest.NewServer(resonitetest.Options{Users: []resonitetest.User{
-		{ID: "U-alice", Username: "alice", Password: demoAlicePassword, TOTP: demoAliceTOTP},
-		{ID: "U-bob", Username: "bob", Password: demoBobPassword},
-	}})
-	defer srv.Close()
-	srv.AddContact("U-alice", "U-bob")
+	defer service.close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
 	defer cancel()
@@ -78,8 +65,8 @@ func runResoniteDemo(env *environment, args []string) error {
 		tour: tour{p: newPrinter(env, cf.json)},
 		env:  env,
 		cf:   &cf,
-		srv:  srv,
-		path: filepath.Join(dir, "hubwire", sessionFileName),
+		srv:  service.srv,
+		path: service.sessionPath(),
 	}
 	return d.run(ctx)
 }
@@ -156,7 +143,7 @@ func (d *resoniteDemo) login(ctx context.Context) (*storedSession, error) {
 	req := resonite.LoginRequest{Username: "alice", Password: demoAlicePassword, UID: dev.UID, SecretMachineID: dev.SecretMachineID}
 	session, err := login(ctx, d.env, api, req, 10*time.Second, func(rejected bool) (string, error) {
 		if rejected {
-			return "", errors.New("the fake service rejected the demo TOTP code")
+			return demoTOTP(rejected)
 		}
 		d.note(`The API responded 403 "TOTP": alice's account needs a TOTP code. login asks for it, or reads RESONITE_TOTP, and signs in again.`)
 		return demoAliceTOTP, nil
@@ -176,7 +163,7 @@ func (d *resoniteDemo) login(ctx context.Context) (*storedSession, error) {
 
 // chat lets bob come online and write to alice, and alice reply.
 func (d *resoniteDemo) chat(ctx context.Context, conn *resoniteConn, events <-chan event) error {
-	bob, bobMessages, err := d.connectBob(ctx)
+	bob, bobMessages, err := connectDemoBob(ctx, d.env, d.srv)
 	if err != nil {
 		return err
 	}
@@ -218,32 +205,6 @@ func (d *resoniteDemo) chat(ctx context.Context, conn *resoniteConn, events <-ch
 		return errors.New("bob did not receive the reply within 5s")
 	}
 	return nil
-}
-
-// connectBob signs bob in and connects him to the hub, without output.
-// The returned channel receives the messages that reach him.
-func (d *resoniteDemo) connectBob(ctx context.Context) (*resonite.Hub, <-chan resonite.Message, error) {
-	api := &resonite.API{BaseURL: d.srv.URL}
-	session, err := api.Login(ctx, resonite.LoginRequest{Username: "bob", Password: demoBobPassword, UID: resonite.NewUID()})
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing bob in: %w", err)
-	}
-	d.env.secrets.add(session.Token)
-	bob, err := resonite.NewHub(d.srv.HubURL(), session, resonite.HubOptions{Config: signalr.Config{Reconnect: signalr.DelayRetryPolicy{}}})
-	if err != nil {
-		return nil, nil, err
-	}
-	messages := make(chan resonite.Message, 1)
-	bob.OnReceiveMessage(func(_ context.Context, msg resonite.Message) {
-		select {
-		case messages <- msg:
-		default:
-		}
-	})
-	if err := bob.Start(ctx); err != nil {
-		return nil, nil, fmt.Errorf("connecting bob: %w", err)
-	}
-	return bob, messages, nil
 }
 
 // await prints the events that alice receives until one of target

@@ -143,6 +143,13 @@ Subscriptions made with call end with its connection; use listen with
 --contact and --key to keep them. A session token that expired or was
 revoked ends the command with status 1 and a message to sign in again.
 
+With --demo, call signs the demo user alice in to a fake of the service on
+127.0.0.1 and calls METHOD there; her contact bob has the user ID U-bob:
+
+  hubprobe resonite call --demo SendMessage '{"recipientId":"U-bob","content":"hi"}'
+
+--demo cannot be combined with --api, --hub or --session-file.
+
 ` + reconnectHelp
 
 // confirmWait is how long call waits for the MessageSent event of a
@@ -160,6 +167,7 @@ func runResoniteCall(env *environment, args []string) error {
 	send := fs.Bool("send", false, "send the invocation without an invocation ID and do not wait for a result, as clients of the service do for most methods")
 	stream := fs.Bool("stream", false, "call a streaming method and print each item as it arrives; Ctrl-C cancels the stream")
 	timeout := fs.Duration("timeout", 0, "maximum `duration` of the whole call, connecting included; 0 means no limit")
+	demo := fs.Bool("demo", false, demoFlagHelp)
 	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
@@ -173,6 +181,13 @@ func runResoniteCall(env *environment, args []string) error {
 	callArgs, err := parseArguments(cmd, env, *data, fs.Args()[1:])
 	if err != nil {
 		return err
+	}
+	if *demo {
+		service, err := openDemo(env, cmd, fs, &rf)
+		if err != nil {
+			return err
+		}
+		defer service.close()
 	}
 	conn, err := openResonite(env, cmd, &rf, &cf)
 	if err != nil {
@@ -332,6 +347,14 @@ listen without --count; 1 when the connection fails, the session token was
 rejected (the message says to sign in again), or --timeout ends a listen
 before --count events arrived.
 
+With --demo, listen signs the demo user alice in to a fake of the service
+on 127.0.0.1 and listens there. After the subscriptions, her contact bob
+comes online, which sends her a ReceiveStatusUpdate, and then sends her a
+ReceiveMessage, about 0.3 s apart, so 'listen --demo --count 2' ends by
+itself. The status update arrives only when listen subscribed to bob,
+which InitializeStatus does unless --init=false. --demo cannot be combined
+with --api, --hub or --session-file.
+
 ` + reconnectHelp
 
 // stringList collects the values of a repeatable string flag.
@@ -360,6 +383,7 @@ func runResoniteListen(env *environment, args []string) error {
 	var contacts, keys stringList
 	fs.Var(&contacts, "contact", "subscribe to the status updates of the contact `USERID` with ListenOnContact; repeatable")
 	fs.Var(&keys, "key", "subscribe to the updates of the session with the broadcast `KEY` with ListenOnKey; repeatable")
+	demo := fs.Bool("demo", false, demoFlagHelp+"; the demo user bob then comes online and sends a chat message")
 	if err := parseFlags(env, fs, cmd, args); err != nil {
 		return err
 	}
@@ -367,6 +391,14 @@ func runResoniteListen(env *environment, args []string) error {
 		return usagef(cmd.name, "--count %d: must not be negative", *count)
 	}
 	targets := fs.Args()
+	var service *demoService
+	if *demo {
+		var err error
+		if service, err = openDemo(env, cmd, fs, &rf); err != nil {
+			return err
+		}
+		defer service.close()
+	}
 	conn, err := openResonite(env, cmd, &rf, &cf)
 	if err != nil {
 		return err
@@ -395,6 +427,9 @@ func runResoniteListen(env *environment, args []string) error {
 	}
 	if err := subscribe(timeoutCtx, conn, p, *initialize, contacts, keys); err != nil {
 		return conn.explain(conn.end(env, &cf, cmd.name, err))
+	}
+	if service != nil {
+		service.startBob(newReconnectEvents(env, cf.json).p)
 	}
 	return conn.explain(conn.end(env, &cf, cmd.name, l.wait(ctx, timeoutCtx, conn.session, *timeout)))
 }
