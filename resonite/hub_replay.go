@@ -140,8 +140,10 @@ func (h *Hub) replaySubscriptions(ctx context.Context, connectionID, after strin
 		failures++
 		h.logger.Warn("resonite: broadcasting the status failed", "after", after, "error", err)
 	}
-	h.logger.Info("resonite: replayed the hub subscriptions",
-		"after", after, "connectionId", connectionID, "initializeStatus", initialize, "statusRequests", len(requests),
-		"contacts", len(contacts), "keys", len(keys), "failures", failures)
+	if initialize || len(requests)+len(contacts)+len(keys) > 0 {
+		h.logger.Info("resonite: replayed the hub subscriptions",
+			"after", after, "connectionId", connectionID, "initializeStatus", initialize, "statusRequests", len(requests),
+			"contacts", len(contacts), "keys", len(keys), "failures", failures)
+	}
 	return initial
 }
