@@ -67,6 +67,9 @@ func runCall(env *environment, args []string) error {
 		return err
 	}
 	url, method := fs.Arg(0), fs.Arg(1)
+	if err := rejectFlagLike(cmd, []string{method}); err != nil {
+		return err
+	}
 	if err := cf.checkHubURL(cmd, url); err != nil {
 		return err
 	}
@@ -168,11 +171,37 @@ func invalidArgument(cmd *command, i int, arg string, err error) error {
 	msg := fmt.Sprintf("argument %d (%s) is not valid JSON: %v", i+1, shorten(arg), err)
 	switch {
 	case len(arg) > 1 && arg[0] == '-' && (arg[1] == '-' || unicode.IsLetter(rune(arg[1]))):
-		msg += "; it looks like a flag, and flags must come before URL"
+		msg += "; it looks like a flag, and flags must come before " + firstPositional(cmd)
 	case arg != "" && !strings.ContainsRune("{[\"-0123456789tfn", rune(arg[0])):
 		msg += "; a string needs JSON quotes, as in '\"text\"'"
 	}
 	return usagef(cmd.name, "%s", msg)
+}
+
+// firstPositional returns the name of the first positional argument in
+// the usage line of cmd, such as URL for call and TARGET for resonite
+// listen.
+func firstPositional(cmd *command) string {
+	_, rest, _ := strings.Cut(cmd.usage, "[flags] ")
+	name, _, _ := strings.Cut(rest, " ")
+	name = strings.TrimSuffix(strings.Trim(name, "[]"), "...")
+	if name == "" {
+		return "the arguments"
+	}
+	return name
+}
+
+// rejectFlagLike returns a usage error when one of names, positional
+// arguments that are names and never JSON values, starts with "-". The
+// flag package stops at the first positional argument, so a flag after it
+// would otherwise be taken as a name.
+func rejectFlagLike(cmd *command, names []string) error {
+	for _, name := range names {
+		if strings.HasPrefix(name, "-") {
+			return usagef(cmd.name, "argument %q looks like a flag: flags must come before %s", name, firstPositional(cmd))
+		}
+	}
+	return nil
 }
 
 // parseArguments returns the hub method arguments given as ARGs or -d.

@@ -66,6 +66,9 @@ func runListen(env *environment, args []string) error {
 		return usagef(cmd.name, "--result %s: %v", shorten(*resultFlag), err)
 	}
 	url, targets := fs.Arg(0), fs.Args()[1:]
+	if err := rejectFlagLike(cmd, targets); err != nil {
+		return err
+	}
 	if err := cf.checkHubURL(cmd, url); err != nil {
 		return err
 	}

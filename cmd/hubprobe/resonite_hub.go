@@ -178,6 +178,9 @@ func runResoniteCall(env *environment, args []string) error {
 		return usagef(cmd.name, "--send and --stream cannot be combined")
 	}
 	method := fs.Arg(0)
+	if err := rejectFlagLike(cmd, []string{method}); err != nil {
+		return err
+	}
 	callArgs, err := parseArguments(cmd, env, *data, fs.Args()[1:])
 	if err != nil {
 		return err
@@ -391,6 +394,9 @@ func runResoniteListen(env *environment, args []string) error {
 		return usagef(cmd.name, "--count %d: must not be negative", *count)
 	}
 	targets := fs.Args()
+	if err := rejectFlagLike(cmd, targets); err != nil {
+		return err
+	}
 	var service *demoService
 	if *demo {
 		var err error

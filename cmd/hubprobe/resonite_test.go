@@ -480,6 +480,24 @@ func TestResoniteHelp(t *testing.T) {
 	check.Contains(t, r.stderr, `hubprobe resonite: unknown command "nosuch"`)
 }
 
+func TestResoniteFlagAfterArguments(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"resonite", "listen", "--timeout", "3s", "ReceiveMessage", "--json"}, `argument "--json" looks like a flag: flags must come before TARGET`},
+		{[]string{"resonite", "listen", "ReceiveMessage", "-v"}, `argument "-v" looks like a flag: flags must come before TARGET`},
+		{[]string{"resonite", "call", "InitializeStatus", "--json"}, "it looks like a flag, and flags must come before METHOD"},
+		{[]string{"resonite", "call", "SendMessage", `{"recipientId":"U-bob","content":"hi"}`, "-v"}, "it looks like a flag, and flags must come before METHOD"},
+		{[]string{"listen", "http://127.0.0.1:1/hub", "Notify", "--json"}, `argument "--json" looks like a flag: flags must come before URL`},
+	} {
+		r := runProbe(t, nil, tt.args...)
+		check.Equal(t, 2, r.code, "hubprobe %v", tt.args)
+		check.Contains(t, r.stderr, tt.hint, "hubprobe %v", tt.args)
+		check.Equal(t, "", r.stdout, "hubprobe %v", tt.args)
+	}
+}
+
 func TestResoniteListenReconnect(t *testing.T) {
 	f := newResoniteFixture(t)
 	stored := f.login(t)
