@@ -11,6 +11,7 @@
 //	hubprobe serve [flags]
 //	hubprobe resonite login|call|listen|logout|demo [flags] [arguments]
 //	hubprobe help [COMMAND]
+//	hubprobe resonite help [COMMAND]
 //
 // Flags come before the positional arguments. Run "hubprobe help" for the
 // flags of every command.
@@ -88,6 +89,17 @@ func lookupCommand(name string) *command {
 	return nil
 }
 
+// hasSubcommands reports whether cmd has commands of its own, as resonite
+// has login, call and the others.
+func hasSubcommands(cmd *command) bool {
+	for _, sub := range resoniteCommands {
+		if strings.HasPrefix(sub.name, cmd.name+" ") {
+			return true
+		}
+	}
+	return false
+}
+
 // An environment is the set of streams and variables a command uses. Writes to
 // stdout and stderr go through a redactor, so that no secret the command
 // line names reaches the output.
@@ -139,6 +151,10 @@ func run(env *environment, args []string) int {
 		printShortUsage(env.stderr)
 		return exitUsage
 	}
+	if len(rest) > 0 && rest[0] == "help" && hasSubcommands(cmd) {
+		// "hubprobe resonite help login" is "hubprobe help resonite login".
+		return runHelp(env, append([]string{name}, rest[1:]...))
+	}
 	if len(rest) > 0 {
 		if sub := lookupCommand(name + " " + rest[0]); sub != nil {
 			cmd, rest = sub, rest[1:]
@@ -165,7 +181,12 @@ func report(env *environment, cmd *command, err error) int {
 		} else {
 			fmt.Fprintf(env.stderr, "hubprobe %s: %s\n", cmd.name, ue.msg)
 		}
-		fmt.Fprintf(env.stderr, "usage: hubprobe %s\nRun 'hubprobe %s -h' for its flags.\n", cmd.usage, cmd.name)
+		fmt.Fprintf(env.stderr, "usage: hubprobe %s\n", cmd.usage)
+		if hasSubcommands(cmd) {
+			fmt.Fprintf(env.stderr, "Run 'hubprobe help %s' for its commands.\n", cmd.name)
+		} else {
+			fmt.Fprintf(env.stderr, "Run 'hubprobe %s -h' for its flags.\n", cmd.name)
+		}
 		return exitUsage
 	}
 	if env.jsonErrors {

@@ -68,7 +68,8 @@ Commands:
   demo    run login, chat and presence against a fake of the Resonite cloud
           on 127.0.0.1
 
-Run 'hubprobe help resonite COMMAND' for the flags of a command.`
+Run 'hubprobe help resonite COMMAND' or 'hubprobe resonite help COMMAND' for
+the flags of a command.`
 
 // runResonite implements "hubprobe resonite" without a known subcommand:
 // it prints the help for -h and reports anything else as a usage error.
@@ -79,9 +80,9 @@ func runResonite(env *environment, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return usagef(cmd.name, "missing COMMAND: login, call, listen, logout or demo")
+		return usagef(cmd.name, "missing COMMAND: login, call, listen, logout, demo or help")
 	}
-	return usagef(cmd.name, "unknown command %q: use login, call, listen, logout or demo", fs.Arg(0))
+	return usagef(cmd.name, "unknown command %q: use login, call, listen, logout, demo or help", fs.Arg(0))
 }
 
 // resoniteFlags are the flags that locate the session and the service.

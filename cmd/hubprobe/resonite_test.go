@@ -478,6 +478,30 @@ func TestResoniteHelp(t *testing.T) {
 	r = runProbe(t, nil, "resonite", "nosuch")
 	check.Equal(t, 2, r.code)
 	check.Contains(t, r.stderr, `hubprobe resonite: unknown command "nosuch"`)
+	check.Contains(t, r.stderr, "Run 'hubprobe help resonite' for its commands.\n")
+
+	r = runProbe(t, nil, "resonite")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, "hubprobe resonite: missing COMMAND")
+	check.Contains(t, r.stderr, "Run 'hubprobe help resonite' for its commands.\n")
+	check.NotContains(t, r.stderr, "'hubprobe resonite -h'")
+
+	r = runProbe(t, nil, "resonite", "help", "login")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "usage: hubprobe resonite login [flags]")
+	check.Contains(t, r.stdout, "-password-stdin")
+
+	r = runProbe(t, nil, "resonite", "help")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, "usage: hubprobe resonite COMMAND [flags] [arguments]")
+
+	r = runProbe(t, nil, "resonite", "help", "nosuch")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, `unknown command "resonite nosuch"`)
+
+	r = runProbe(t, nil, "resonite", "login", "--nosuchflag")
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, "Run 'hubprobe resonite login -h' for its flags.\n")
 }
 
 func TestResoniteFlagAfterArguments(t *testing.T) {
