@@ -324,6 +324,10 @@ func (p *printer) text(e event) string {
 	case "login":
 		return p.loginText(e)
 	case "logout":
+		if e.UserID == "" {
+			// Without a session file there is no user to name.
+			return p.paint(ansiGreen, "not logged in") + ": " + e.Message
+		}
 		return p.paint(ansiGreen, "logged out "+userName(e)) + ": " + e.Message
 	case "contact":
 		return p.paint(ansiCyan, "contact "+userName(e)) + ": " + e.OnlineStatus

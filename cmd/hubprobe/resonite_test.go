@@ -412,7 +412,11 @@ func TestResoniteLogout(t *testing.T) {
 
 	r = runProbe(t, f.env(), "resonite", "logout")
 	check.Equal(t, 0, r.code)
-	check.Contains(t, r.stdout, "nothing to revoke")
+	check.Equal(t, "not logged in: no session file "+f.sessionPath()+", so there was nothing to revoke\n", r.stdout)
+
+	r = runProbe(t, f.env(), "resonite", "logout", "--json")
+	check.Equal(t, 0, r.code)
+	check.Equal(t, `{"event":"logout","message":"no session file `+f.sessionPath()+`, so there was nothing to revoke","file":"`+f.sessionPath()+`"}`+"\n", r.stdout)
 
 	// A session file that other users can read is revoked all the same.
 	stored = f.login(t)
