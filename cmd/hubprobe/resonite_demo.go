@@ -188,7 +188,7 @@ func (d *resoniteDemo) chat(ctx context.Context, conn *resoniteConn, events <-ch
 	const reply = `{"recipientId":"U-bob","content":"Hi bob, this is hubprobe."}`
 	d.step("alice replies with SendMessage, as 'hubprobe resonite call' does")
 	d.note("The command line: hubprobe resonite call SendMessage '" + reply + "'")
-	arg, _, err := completeMessage([]byte(reply), conn.stored.UserID, time.Now())
+	arg, _, _, err := completeMessage([]byte(reply), conn.stored.UserID, time.Now())
 	if err != nil {
 		return err
 	}

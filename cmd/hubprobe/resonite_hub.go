@@ -134,7 +134,10 @@ For SendMessage, a JSON object needs only "recipientId" and "content":
 hubprobe fills in each missing field as resonite.Hub.SendMessage does: "id"
 with a new MSG- ID, "senderId" and "ownerId" with the signed-in user,
 "messageType" with "Text", "sendTime" and "lastUpdateTime" with the current
-time, "readTime" with null and "isMigrated" with false. After the call it
+time, "readTime" with null and "isMigrated" with false. Field names match
+without regard to case, as on the hub. A field hubprobe does not know is
+sent as given, with a warning, and a Text message with a missing or empty
+"content" is a usage error. After the call it
 waits up to 5 s for the MessageSent event that confirms the message and
 prints it; the service can confirm late, so a missing confirmation is only
 noted.
@@ -200,9 +203,14 @@ func runResoniteCall(env *environment, args []string) error {
 	var messageID string
 	if strings.EqualFold(method, "SendMessage") && len(callArgs) == 1 {
 		var arg protocol.RawValue
-		arg, messageID, err = completeMessage(callArgs[0].(protocol.RawValue), conn.stored.UserID, time.Now())
+		var unknown []string
+		arg, messageID, unknown, err = completeMessage(callArgs[0].(protocol.RawValue), conn.stored.UserID, time.Now())
 		if err != nil {
 			return usagef(cmd.name, "SendMessage: %v", err)
+		}
+		for _, name := range unknown {
+			msg := fmt.Sprintf("SendMessage: the message has the unknown field %q, which is sent as given; the known fields are %s", name, strings.Join(messageFields, ", "))
+			newReconnectEvents(env, cf.json).p.print(event{Event: "warning", Message: msg})
 		}
 		callArgs[0] = arg
 	}
@@ -270,57 +278,6 @@ func waitConfirmation(ctx context.Context, env *environment, jsonOut bool, messa
 	}
 	msg := fmt.Sprintf("no MessageSent event confirmed message %s within %v; the service can confirm late, so the message may still be delivered", messageID, confirmWait)
 	newReconnectEvents(env, jsonOut).p.print(event{Event: "warning", Message: msg})
-}
-
-// completeMessage fills in the missing fields of arg, the JSON object of a
-// SendMessage, as resonite.Hub.SendMessage does, and returns it with its
-// message ID. Fields that arg has stay as they are. An argument that is
-// not a JSON object is returned unchanged, with no ID.
-func completeMessage(arg protocol.RawValue, userID string, now time.Time) (protocol.RawValue, string, error) {
-	var fields map[string]json.RawMessage
-	if len(arg) == 0 || arg[0] != '{' {
-		return arg, "", nil
-	}
-	if err := json.Unmarshal(arg, &fields); err != nil {
-		return nil, "", err
-	}
-	if _, ok := fields["recipientId"]; !ok {
-		return nil, "", errors.New(`the message has no "recipientId"; give the user ID of the recipient, such as {"recipientId":"U-bob","content":"hello"}`)
-	}
-	setDefault := func(key string, value any) {
-		if raw, ok := fields[key]; ok && string(raw) != `""` {
-			return
-		}
-		encoded, _ := json.Marshal(value)
-		fields[key] = encoded
-	}
-	setDefault("id", resonite.NewMessageID())
-	setDefault("senderId", userID)
-	fields["ownerId"] = firstPresent(fields, "ownerId", fields["senderId"])
-	setDefault("messageType", resonite.MessageText)
-	setDefault("sendTime", resonite.NewTime(now))
-	fields["lastUpdateTime"] = firstPresent(fields, "lastUpdateTime", fields["sendTime"])
-	setDefault("readTime", nil)
-	setDefault("isMigrated", false)
-
-	var id string
-	if err := json.Unmarshal(fields["id"], &id); err != nil {
-		return nil, "", fmt.Errorf(`"id" must be a string: %v`, err)
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return nil, "", err
-	}
-	return protocol.RawValue(out), id, nil
-}
-
-// firstPresent returns fields[key] when it is set and not an empty string,
-// and otherwise fallback.
-func firstPresent(fields map[string]json.RawMessage, key string, fallback json.RawMessage) json.RawMessage {
-	if raw, ok := fields[key]; ok && string(raw) != `""` {
-		return raw
-	}
-	return fallback
 }
 
 const resoniteListenDescription = `Connects to the Resonite hub as the user of the session file and prints

@@ -308,6 +308,28 @@ func TestResoniteCallHubError(t *testing.T) {
 	r = runProbe(t, f.env(), "resonite", "call", "SendMessage", `{"content":"no recipient"}`)
 	check.Equal(t, 2, r.code)
 	check.Contains(t, r.stderr, `the message has no "recipientId"`)
+
+	r = runProbe(t, f.env(), "resonite", "call", "SendMessage", `{"recipientId":"U-bob"}`)
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, `hubprobe resonite call: SendMessage: the Text message has no "content"`)
+
+	r = runProbe(t, f.env(), "resonite", "call", "SendMessage", `{"recipientId":"U-bob","contents":"hi"}`)
+	check.Equal(t, 2, r.code)
+	check.Contains(t, r.stderr, `check the unknown field names ["contents"]`)
+	check.Equal(t, 0, len(f.srv.Messages()), "messages the server stored")
+}
+
+func TestResoniteCallMessageFieldCase(t *testing.T) {
+	f := newResoniteFixture(t)
+	f.login(t)
+	r := runProbe(t, f.env(), "resonite", "call", "SendMessage", `{"RecipientId":"U-bob","Content":"hello","mood":"happy"}`)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stderr, `warning: SendMessage: the message has the unknown field "mood", which is sent as given; the known fields are id, ownerId,`)
+	check.Contains(t, r.stdout, `server invoked MessageSent({"id":"MSG-`, "the confirmation matched the message ID")
+	messages := f.srv.Messages()
+	must.True(t, len(messages) == 1, "the server stored %d messages", len(messages))
+	check.Equal(t, "hello", messages[0].Content)
+	check.Equal(t, "U-bob", messages[0].RecipientID)
 }
 
 func TestResoniteListenEvents(t *testing.T) {
