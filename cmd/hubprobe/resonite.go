@@ -413,8 +413,10 @@ the next login sends the same ones.
 Logout also reads a session file that other users can read, to revoke the
 token that may have leaked. When revoking fails, for example because the
 network is down, the session file is kept so that logout can be tried
-again, and the exit status is 1. Without a session file, logout prints so
-and exits with status 0.`
+again, and the exit status is 1. When the API responds 401, 403 or 404,
+the token no longer works, so logout says that the session was already
+logged out and deletes the session file. Without a session file, logout
+prints so and exits with status 0.`
 
 // runResoniteLogout implements "hubprobe resonite logout".
 func runResoniteLogout(env *environment, args []string) error {
@@ -469,14 +471,55 @@ func runResoniteLogout(env *environment, args []string) error {
 func logout(ctx context.Context, env *environment, p *printer, api *resonite.API, stored *storedSession, path string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// api.Logout returns nil both when it revoked the token and when the
+	// API responded that the token no longer works, so the status of the
+	// response tells the two apart.
+	status := recordStatus(api)
 	if err := api.Logout(ctx, &stored.Session); err != nil {
 		return fmt.Errorf("revoking the session token failed: %w; %s is kept so that you can run logout again", err, path)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("revoked the session token, but deleting the session file failed: %w", err)
 	}
-	p.print(event{Event: "logout", UserID: stored.UserID, Username: stored.Username, File: path, Message: "revoked the session token and deleted " + path})
+	msg := "revoked the session token and deleted " + path
+	switch status.code {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		msg = fmt.Sprintf("the session was already logged out on the server (%d %s); deleted %s", status.code, http.StatusText(status.code), path)
+	}
+	p.print(event{Event: "logout", UserID: stored.UserID, Username: stored.Username, File: path, Message: msg})
 	return nil
+}
+
+// A statusRecorder is an http.RoundTripper that stores the status code of
+// the last response it passes on.
+type statusRecorder struct {
+	next http.RoundTripper
+	code int
+}
+
+func (r *statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.code = resp.StatusCode
+	}
+	return resp, err
+}
+
+// recordStatus makes api send its requests through a statusRecorder and
+// returns the recorder.
+func recordStatus(api *resonite.API) *statusRecorder {
+	client := http.Client{}
+	if api.HTTPClient != nil {
+		client = *api.HTTPClient
+	}
+	next := client.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	recorder := &statusRecorder{next: next}
+	client.Transport = recorder
+	api.HTTPClient = &client
+	return recorder
 }
 
 // checkAPI rejects an --api that differs from the API that issued the

@@ -450,6 +450,18 @@ func TestResoniteLogout(t *testing.T) {
 	check.True(t, !ok, "the token of the file with mode 0640 is still live")
 }
 
+func TestResoniteLogoutRevokedOnServer(t *testing.T) {
+	f := newResoniteFixture(t)
+	f.login(t)
+	f.srv.RevokeAll()
+	r := runProbe(t, f.env(), "resonite", "logout", "-v")
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stderr, "> DELETE "+f.srv.URL+"/userSessions/U-alice/[REDACTED]", "the trace of -v")
+	check.Equal(t, "logged out alice (U-alice): the session was already logged out on the server (404 Not Found); deleted "+f.sessionPath()+"\n", r.stdout)
+	_, err := os.Stat(f.sessionPath())
+	check.True(t, os.IsNotExist(err), "the session file still exists: %v", err)
+}
+
 func TestResoniteLogoutKeepsFileOnFailure(t *testing.T) {
 	f := newResoniteFixture(t)
 	f.login(t)
