@@ -377,6 +377,9 @@ func readCredentials(env *environment, user string, passwordStdin bool) (credent
 		if err != nil {
 			return c, fmt.Errorf("--password-stdin: reading the password from stdin: %w", err)
 		}
+		if password == "" {
+			return c, errors.New("--password-stdin: the first line of stdin is empty; pipe the password followed by a newline")
+		}
 		c.password = password
 	case env.getenv("RESONITE_PASSWORD") != "":
 		c.password = env.getenv("RESONITE_PASSWORD")

@@ -220,6 +220,15 @@ func TestResoniteLoginPasswordStdin(t *testing.T) {
 	check.Contains(t, r.stdout, "saved the session to "+path+" (mode 0600)")
 	_, err := os.Stat(filepath.Join(filepath.Dir(path), "resonite-device.json"))
 	check.NoError(t, err, "the device file beside the session file")
+
+	for _, stdin := range []string{"\n", ""} {
+		r = runProbeStdin(t, f.env(), stdin, "resonite", "login", "--password-stdin", "--user", "alice", "--api", f.srv.URL)
+		check.Equal(t, 1, r.code, "stdin %q", stdin)
+		check.Contains(t, r.stderr, "--password-stdin: ", "stdin %q", stdin)
+		check.NotContains(t, r.stderr, "no password: set RESONITE_PASSWORD", "stdin %q", stdin)
+	}
+	r = runProbeStdin(t, f.env(), "\n", "resonite", "login", "--password-stdin", "--user", "alice", "--api", f.srv.URL)
+	check.Contains(t, r.stderr, "hubprobe resonite login: --password-stdin: the first line of stdin is empty; pipe the password followed by a newline\n")
 }
 
 func TestResoniteLoginRateLimited(t *testing.T) {
