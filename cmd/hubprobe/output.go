@@ -329,6 +329,8 @@ func (p *printer) text(e event) string {
 			return p.paint(ansiGreen, "not logged in") + ": " + e.Message
 		}
 		return p.paint(ansiGreen, "logged out "+userName(e)) + ": " + e.Message
+	case "revoked":
+		return e.Message
 	case "contact":
 		return p.paint(ansiCyan, "contact "+userName(e)) + ": " + e.OnlineStatus
 	}

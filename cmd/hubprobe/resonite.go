@@ -151,6 +151,11 @@ is a terminal, the password and the TOTP code without echo; otherwise login
 fails and names the variable to set. When the API responds that a TOTP code
 is needed, or that the code was wrong, login asks for it up to three times.
 
+When the session file contains an unexpired session of the same user at
+the same API, login revokes its token after the new session is saved, so
+that the old token does not stay valid. A failure to revoke it is only a
+warning.
+
 Every login sends the same UID and secretMachineId, which the first login
 creates and stores in resonite-device.json beside the session file. A
 session file that other users could read is replaced by one with mode 0600,
@@ -239,6 +244,15 @@ func runResoniteLogin(env *environment, args []string) error {
 		RememberMe:      *rememberMe,
 	}
 
+	// The session that the new login replaces. Its token is revoked
+	// after the new session is saved, so that it does not stay valid.
+	previous, err := loadSession(path, true)
+	if err != nil {
+		previous = nil
+	} else {
+		addSessionSecrets(env, previous)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	api := newAPI(env, apiURL, cf.verbose)
@@ -257,7 +271,43 @@ func runResoniteLogin(env *environment, args []string) error {
 		note(fmt.Sprintf("%s had mode %04o, so other users could read the session in it; it now has mode 0600", path, oldMode))
 	}
 	p.print(loginEvent(stored, path))
+	if replacesSession(previous, stored) {
+		revokePrevious(ctx, p, note, newAPI(env, apiURL, cf.verbose), previous, *timeout)
+	}
 	return nil
+}
+
+// replacesSession reports whether the new session stored replaces
+// previous, a session of the same user at the same API whose token has not
+// expired by the local clock.
+func replacesSession(previous, stored *storedSession) bool {
+	if previous == nil || previous.API != stored.API || previous.UserID != stored.UserID || previous.Token == stored.Token {
+		return false
+	}
+	return previous.Expire.IsZero() || time.Now().Before(previous.Expire)
+}
+
+// revokePrevious revokes the token of previous, the session that a new
+// login replaced. A failure is only a warning, because the new session is
+// already saved.
+func revokePrevious(ctx context.Context, p *printer, note func(string), api *resonite.API, previous *storedSession, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	status := recordStatus(api)
+	if err := api.Logout(ctx, &previous.Session); err != nil {
+		msg := fmt.Sprintf("revoking the previous session token failed: %v; it stays valid until it expires", err)
+		if !previous.Expire.IsZero() {
+			msg += " at " + previous.Expire.UTC().Format("2006-01-02 15:04:05 MST")
+		}
+		note(msg)
+		return
+	}
+	msg := "revoked the previous session token, which the session file contained"
+	switch status.code {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		msg = fmt.Sprintf("the previous session token, which the session file contained, was already revoked on the server (%d %s)", status.code, http.StatusText(status.code))
+	}
+	p.print(event{Event: "revoked", UserID: previous.UserID, Username: previous.Username, Message: msg})
 }
 
 // loginEvent describes a stored session without its token.

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,6 +149,37 @@ func TestResoniteLoginWritesPrivateFile(t *testing.T) {
 	check.Contains(t, r.stderr, `"token":"[REDACTED]"`)
 	check.Contains(t, r.stderr, `"secretMachineId":"[REDACTED]"`)
 	checkNoSecrets(t, r, append(sessionSecrets(second), alicePassword)...)
+
+	// The second login revoked the token of the first.
+	check.Contains(t, r.stdout, "revoked the previous session token, which the session file contained\n")
+	check.Contains(t, r.stderr, "> DELETE "+f.srv.URL+"/userSessions/U-alice/[REDACTED]")
+	checkNoSecrets(t, r, sessionSecrets(stored)...)
+	_, ok = f.srv.TokenExpire(stored.Token)
+	check.True(t, !ok, "the token of the first login is still live")
+	_, ok = f.srv.TokenExpire(second.Token)
+	check.True(t, ok, "the token of the second login is not live")
+
+	// A token that the server already revoked is only reported.
+	f.srv.Revoke(second.Token)
+	r = runProbe(t, env, "resonite", "login", "--json", "--api", f.srv.URL)
+	must.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	check.Contains(t, r.stdout, `{"event":"revoked","message":"the previous session token, which the session file contained, was already revoked on the server (404 Not Found)","userId":"U-alice","username":"alice"}`)
+}
+
+func TestRevokePreviousFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	previous := &storedSession{API: srv.URL, Username: "alice", Session: resonite.Session{UserID: "U-alice", Token: "old-token", Expire: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	var out strings.Builder
+	var warnings []string
+	note := func(msg string) { warnings = append(warnings, msg) }
+	revokePrevious(context.Background(), &printer{w: &out}, note, &resonite.API{BaseURL: srv.URL}, previous, 5*time.Second)
+	check.Equal(t, "", out.String(), "output after a failed revocation")
+	must.Len(t, warnings, 1)
+	check.Contains(t, warnings[0], "revoking the previous session token failed: ")
+	check.Contains(t, warnings[0], "it stays valid until it expires at 2030-01-02 03:04:05 UTC")
 }
 
 func TestResoniteLoginTOTP(t *testing.T) {
