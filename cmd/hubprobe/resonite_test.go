@@ -609,12 +609,22 @@ func TestResoniteListenReconnect(t *testing.T) {
 	must.True(t, listen.stdout.Scan(), "no output; stderr: %s", listen.stderr.String())
 	must.Contains(t, listen.stdout.Text(), `"event":"connected"`)
 
+	// listen prints "connected" before it sends ListenOnContact, so the
+	// connection is dropped only once bob's status reaches it.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.SetUserStatus(resonite.UserStatus{UserID: "U-bob", OnlineStatus: resonite.StatusOnline, Sessions: []resonite.UserSessionMetadata{}}) == 0 {
+		must.True(t, time.Now().Before(deadline), "ListenOnContact was not sent within 5s")
+		time.Sleep(10 * time.Millisecond)
+	}
+	must.True(t, listen.stdout.Scan(), "no status update; stderr: %s", listen.stderr.String())
+	must.Contains(t, listen.stdout.Text(), `"onlineStatus":"Online"`)
+
 	// After the reconnect, the hub has sent ListenOnContact again, so
 	// bob's status still arrives.
 	check.Equal(t, 1, f.srv.DropUser("U-alice"))
 	lines := readLines(listen, 10, func(lines []string) bool { return countPrefix(lines, `{"event":"reconnected"`) == 1 })
 	must.Equal(t, 1, countPrefix(lines, `{"event":"reconnected"`), "lines: %q; stderr: %s", lines, listen.stderr.String())
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for f.srv.SetUserStatus(resonite.UserStatus{UserID: "U-bob", OnlineStatus: resonite.StatusBusy, Sessions: []resonite.UserSessionMetadata{}}) == 0 {
 		must.True(t, time.Now().Before(deadline), "ListenOnContact was not sent again within 5s")
 		time.Sleep(10 * time.Millisecond)
