@@ -301,6 +301,8 @@ func jsonKind(c byte) string {
 		return "a JSON boolean"
 	case 'n':
 		return "JSON null"
+	case '[':
+		return "a JSON array"
 	}
 	return "a JSON number"
 }
