@@ -125,7 +125,9 @@ func (r *reconnectEvents) hook(cfg *signalr.Config) {
 // knows that a lost WebSocket ends the connection. reconnect reports
 // whether automatic reconnect is on.
 func (r *reconnectEvents) warnStatefulDeclined(client *signalr.Client, reconnect bool) {
-	if client.StatefulReconnect() {
+	// A client that lost its connection already, and is reopening or
+	// reconnecting, has no answer to report.
+	if !client.Connected() || client.StatefulReconnect() {
 		return
 	}
 	msg := "the server declined stateful reconnect, so a lost WebSocket ends the connection"
