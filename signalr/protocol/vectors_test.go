@@ -568,17 +568,21 @@ func orderedStrings(raw json.RawMessage) ([]protocol.Header, error) {
 	return hs, nil
 }
 
-func runJSONWrite(v *vector) error {
-	m, err := messageFromVector(v.Message, compact)
+func runJSONWrite(v *vector) error { return runWrite(v, protocol.JSON{}, compact) }
+
+// runWrite builds the message of a write vector with encode and checks
+// that proto writes exactly the vector's output.
+func runWrite(v *vector, proto protocol.HubProtocol, encode func(json.RawMessage) (protocol.RawValue, error)) error {
+	m, err := messageFromVector(v.Message, encode)
 	if err != nil {
 		return err
 	}
-	got, err := protocol.JSON{}.AppendMessage(nil, m)
+	got, err := proto.AppendMessage(nil, m)
 	if err != nil {
 		return err
 	}
 	if want := v.output(); !bytes.Equal(got, want) {
-		return fmt.Errorf("AppendMessage = %q; want %q", got, want)
+		return fmt.Errorf("AppendMessage = %q (%x); want %q (%x)", got, got, want, want)
 	}
 	return nil
 }
