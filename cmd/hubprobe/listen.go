@@ -20,7 +20,7 @@ Without TARGET, hubprobe prints the invocations of every client method. With
 one or more TARGETs it prints only those of the named client methods, which
 match without regard to ASCII case; the client drops invocations of other
 targets (logged at debug level with -v). When the server waits for a
-result, hubprobe answers with --result or --error.
+result, hubprobe sends back the --result value or the --error text.
 
 Exit status 0 after Ctrl-C, after --count invocations, or when --timeout
 ends a listen without --count; 1 when the connection fails or --timeout ends

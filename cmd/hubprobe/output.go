@@ -533,9 +533,9 @@ func redactQuery(u string) string {
 }
 
 // secretJSONKeys are the JSON properties whose values the -v trace hides,
-// matched without regard to letter case: the tokens of a negotiate
-// response, and the password, secret machine ID, TOTP code and session
-// token of a Resonite login request and response.
+// matched without regard to letter case. They are the tokens of a
+// negotiate response, and the password, secret machine ID, TOTP code,
+// recovery code and session token of a Resonite login request and response.
 var secretJSONKeys = []string{"accessToken", "connectionToken", "token", "password", "secretMachineId", "totp", "recoveryCode"}
 
 // redactJSONTokens returns body with the values of the secretJSONKeys

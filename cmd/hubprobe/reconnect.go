@@ -120,13 +120,13 @@ func (r *reconnectEvents) hook(cfg *signalr.Config) {
 	cfg.OnClosed = func(error) { close(r.closed) }
 }
 
-// warnStatefulDeclined prints a warning when --stateful-reconnect asked
-// for stateful reconnect and the server did not agree, so that the user
-// knows that a lost WebSocket ends the connection. reconnect reports
-// whether automatic reconnect is on.
+// warnStatefulDeclined prints a warning when --stateful-reconnect
+// requested stateful reconnect and the server declined it, because a lost
+// WebSocket then ends the connection. reconnect reports whether automatic
+// reconnect is on.
 func (r *reconnectEvents) warnStatefulDeclined(client *signalr.Client, reconnect bool) {
 	// A client that lost its connection already, and is reopening or
-	// reconnecting, has no answer to report.
+	// reconnecting, has no negotiate result to report.
 	if !client.Connected() || client.StatefulReconnect() {
 		return
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/hubwire/hubwire/resonite"
 )
 
-const resoniteDescription = `Signs in to the Resonite cloud API and talks to its SignalR hub as the
+const resoniteDescription = `Signs in to the Resonite cloud API and connects to its SignalR hub as the
 signed-in user. The API is unofficial: Resonite documents it on its wiki but
 gives no guarantees, and it changes without notice.
 
@@ -44,7 +44,7 @@ Sign in, send a message, listen, and sign out:
 
 Credentials: login reads RESONITE_USERNAME (or RESONITE_EMAIL),
 RESONITE_PASSWORD and RESONITE_TOTP. When one is missing and stdin is a
-terminal, login asks for it, without echo for the password and the TOTP
+terminal, login prompts for it, without echo for the password and the TOTP
 code. When stdin is not a terminal, they must be set, or the password piped
 with --password-stdin. No flag takes a password, token or TOTP code, because
 other users of the machine can see command lines.
@@ -55,9 +55,8 @@ resonite-session.json in the hubwire directory of the user's configuration
 directory (~/.config/hubwire on Linux), with mode 0600 in a directory with
 mode 0700. call and listen reject a session file that other users can
 read, and logout revokes the token in it. The device identifiers, UID and
-secretMachineId, are
-also kept in resonite-device.json beside it, which logout keeps, so that
-every login sends the same ones. hubprobe never prints the token, the
+secretMachineId, are also kept in resonite-device.json beside it, which
+logout keeps, so that every login sends the same ones. hubprobe never prints the token, the
 password or the TOTP code, and -v hides them in its trace.
 
 Commands:
@@ -146,10 +145,11 @@ the token.
 The username comes from --user, RESONITE_USERNAME or RESONITE_EMAIL, the
 password from RESONITE_PASSWORD or, with --password-stdin, from the first
 line of stdin, and the TOTP code of an account with two-factor
-authentication from RESONITE_TOTP. What is missing is asked for when stdin
-is a terminal, the password and the TOTP code without echo; otherwise login
-fails and names the variable to set. When the API responds that a TOTP code
-is needed, or that the code was wrong, login asks for it up to three times.
+authentication from RESONITE_TOTP. When stdin is a terminal, login prompts
+for what is missing, without echo for the password and the TOTP code.
+Otherwise login fails and names the variable to set. When the API responds
+that a TOTP code is needed, or that the code was wrong, login prompts for it
+up to three times.
 
 When the session file contains an unexpired session of the same user at
 the same API, login revokes its token after the new session is saved, so
@@ -159,11 +159,11 @@ warning.
 Every login sends the same UID and secretMachineId, which the first login
 creates and stores in resonite-device.json beside the session file. A
 session file that other users could read is replaced by one with mode 0600,
-and login says so.
+and login prints a warning.
 
 With --demo, login signs the demo user alice in to a fake of the service
-on 127.0.0.1 with her demo password and TOTP code, so it asks for nothing
-and reads no environment variable. The session file is in a temporary
+on 127.0.0.1 with her demo password and TOTP code, so it prompts for
+nothing and reads no environment variable. The session file is in a temporary
 directory that is removed on exit. --demo cannot be combined with --api,
 --session-file, --user or --password-stdin.
 
@@ -441,7 +441,7 @@ func readCredentials(env *environment, user string, passwordStdin bool) (credent
 		c.password = password
 	}
 	if c.password == "" {
-		return c, errors.New("no password: set RESONITE_PASSWORD, pipe it with --password-stdin, or run login in a terminal to be asked for it")
+		return c, errors.New("no password: set RESONITE_PASSWORD, pipe it with --password-stdin, or run login in a terminal to be prompted for it")
 	}
 	env.secrets.add(c.password)
 
@@ -467,7 +467,7 @@ Logout also reads a session file that other users can read, to revoke the
 token that may have leaked. When revoking fails, for example because the
 network is down, the session file is kept so that logout can be tried
 again, and the exit status is 1. When the API responds 401, 403 or 404,
-the token no longer works, so logout says that the session was already
+the token no longer works, so logout reports that the session was already
 logged out and deletes the session file. Without a session file, logout
 prints so and exits with status 0.`
 
@@ -526,7 +526,7 @@ func logout(ctx context.Context, env *environment, p *printer, api *resonite.API
 	defer cancel()
 	// api.Logout returns nil both when it revoked the token and when the
 	// API responded that the token no longer works, so the status of the
-	// response tells the two apart.
+	// response distinguishes the two.
 	status := recordStatus(api)
 	if err := api.Logout(ctx, &stored.Session); err != nil {
 		return fmt.Errorf("revoking the session token failed: %w; %s is kept so that you can run logout again", err, path)

@@ -122,7 +122,7 @@ func (d *resoniteDemo) run(ctx context.Context) error {
 		return err
 	}
 	if _, ok := d.srv.TokenExpire(stored.Token); !ok {
-		d.note("The fake service no longer knows the token.")
+		d.note("The fake service no longer accepts the token.")
 	}
 
 	d.step("Done")
@@ -145,7 +145,7 @@ func (d *resoniteDemo) login(ctx context.Context) (*storedSession, error) {
 		if rejected {
 			return demoTOTP(rejected)
 		}
-		d.note(`The API responded 403 "TOTP": alice's account needs a TOTP code. login asks for it, or reads RESONITE_TOTP, and signs in again.`)
+		d.note(`The API responded 403 "TOTP": alice's account needs a TOTP code. login prompts for it, or reads RESONITE_TOTP, and signs in again.`)
 		return demoAliceTOTP, nil
 	})
 	if err != nil {

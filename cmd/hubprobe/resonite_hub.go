@@ -52,7 +52,7 @@ type resoniteConn struct {
 
 // openResonite reads the session file and returns an unstarted hub
 // session for it. A session that expired by the local clock gives an error
-// that tells the user to sign in again.
+// that instructs the user to sign in again.
 func openResonite(env *environment, cmd *command, rf *resoniteFlags, cf *connFlags) (*resoniteConn, error) {
 	path, err := rf.sessionPath()
 	if err != nil {
@@ -106,7 +106,7 @@ func newResoniteConn(env *environment, cf *connFlags, stored *storedSession, pat
 }
 
 // explain replaces an error caused by a rejected session token with one
-// that tells the user to sign in again.
+// that instructs the user to sign in again.
 func (c *resoniteConn) explain(err error) error {
 	if err == nil || !errors.Is(err, resonite.ErrSessionExpired) {
 		return err
@@ -135,11 +135,11 @@ hubprobe fills in each missing field as resonite.Hub.SendMessage does: "id"
 with a new MSG- ID, "senderId" and "ownerId" with the signed-in user,
 "messageType" with "Text", "sendTime" and "lastUpdateTime" with the current
 time, "readTime" with null and "isMigrated" with false. Field names match
-without regard to case, as on the hub. A field hubprobe does not know is
-sent as given, with a warning, and a Text message with a missing or empty
-"content" is a usage error. After the call it
-waits up to 5 s for the MessageSent event that confirms the message and
-prints it; the service can confirm late, so a missing confirmation is only
+without regard to case, as on the hub. A field that hubprobe does not
+recognize is sent as given, with a warning, and a Text message with a
+missing or empty "content" is a usage error. After the call, hubprobe waits
+up to 5 s for the MessageSent event that confirms the message and prints
+it. The service can confirm late, so a missing confirmation is only
 noted.
 
 Subscriptions made with call end with its connection; use listen with
@@ -304,8 +304,8 @@ broadcasts a status, so contacts keep seeing the user as before.
 
 Exit status 0 after Ctrl-C, after --count events, or when --timeout ends a
 listen without --count; 1 when the connection fails, the session token was
-rejected (the message says to sign in again), or --timeout ends a listen
-before --count events arrived.
+rejected (the error message then directs the user to sign in again), or
+--timeout ends a listen before --count events arrived.
 
 With --demo, listen signs the demo user alice in to a fake of the service
 on 127.0.0.1 and listens there. After the subscriptions, her contact bob

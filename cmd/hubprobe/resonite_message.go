@@ -20,7 +20,7 @@ var messageFields = []string{
 
 // completeMessage fills in the missing fields of arg, the JSON object of a
 // SendMessage, as resonite.Hub.SendMessage does, and returns it with its
-// message ID and the names of the fields it does not know. Field names
+// message ID and the names of the fields it does not recognize. Field names
 // match without regard to case, as the hub matches them, and are sent in
 // their usual spelling. Fields that arg has stay as they are, and unknown
 // ones are sent unchanged. A Text message needs a non-empty "content". An
@@ -102,8 +102,8 @@ func canonicalFields(given map[string]json.RawMessage) (map[string]json.RawMessa
 func checkTextContent(fields map[string]json.RawMessage, unknown []string) error {
 	var messageType string
 	if json.Unmarshal(fields["messageType"], &messageType) != nil || !strings.EqualFold(messageType, string(resonite.MessageText)) {
-		// NOTE: a messageType given as a number is not checked, since
-		// hubprobe does not know the numbers of the service's enum.
+		// NOTE: a messageType given as a number is not checked, because
+		// the numeric values of the service's enum are not documented here.
 		return nil
 	}
 	raw, ok := fields["content"]

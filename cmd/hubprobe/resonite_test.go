@@ -234,7 +234,7 @@ func TestResoniteLoginNeedsCredentials(t *testing.T) {
 
 	r = runProbe(t, f.env(), "resonite", "login", "--user", "alice", "--api", f.srv.URL)
 	check.Equal(t, 1, r.code)
-	check.Contains(t, r.stderr, "no password: set RESONITE_PASSWORD, pipe it with --password-stdin, or run login in a terminal to be asked for it")
+	check.Contains(t, r.stderr, "no password: set RESONITE_PASSWORD, pipe it with --password-stdin, or run login in a terminal to be prompted for it")
 	_, err := os.Stat(filepath.Dir(f.sessionPath()))
 	check.True(t, os.IsNotExist(err), "a failed login created the configuration directory: %v", err)
 

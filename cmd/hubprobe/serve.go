@@ -36,7 +36,7 @@ counter that starts at 1 for each connection, and the time of the push as
 an RFC 3339 string in UTC. 'hubprobe listen URL TARGET' prints them.
 
 With --stateful-reconnect the hub offers stateful reconnect to clients that
-ask for it in negotiate, such as 'hubprobe listen --stateful-reconnect': a
+request it in negotiate, such as 'hubprobe listen --stateful-reconnect': a
 connection whose WebSocket is lost waits up to ` + conformance.DefaultReconnectWindow.String() + ` for the client to open a
 new one, keeps its --push counter, and resends what the client missed.
 --drop-every closes the TCP connection of every client's WebSocket at each
@@ -82,7 +82,7 @@ func runServe(env *environment, args []string) error {
 	push := fs.String("push", "", "invoke the client method `TARGET` on every connected client at each --push-interval")
 	pushInterval := fs.Duration("push-interval", time.Second, "`interval` between two invocations of --push TARGET")
 	recordDir := fs.String("record-dir", "", "write the capture of every session to a file in `DIR` when it ends, readable by 'hubprobe replay'")
-	stateful := fs.Bool("stateful-reconnect", false, "offer stateful reconnect to clients that ask for it in negotiate")
+	stateful := fs.Bool("stateful-reconnect", false, "offer stateful reconnect to clients that request it in negotiate")
 	dropEvery := fs.Duration("drop-every", 0, "close the TCP connection of every client's WebSocket at each `interval`, without a Close message, so that clients reconnect; 0 means never")
 	verbose := fs.Bool("v", false, "log at debug level too: handshakes, failed invocations, write errors and every push")
 	if err := parseFlags(env, fs, cmd, args); err != nil {
