@@ -11,8 +11,8 @@ import (
 
 // FuzzMessagePackMessage parses MessagePack hub messages without their
 // length prefix. A message it accepts with a known type must decode every
-// raw value without panicking, and must write and parse back to an equal
-// message; writing that again gives the same bytes.
+// raw value without panicking. It must also write and parse back to an
+// equal message, and writing that again must give the same bytes.
 func FuzzMessagePackMessage(f *testing.F) {
 	for _, payload := range seedBinaryPayloads(f) {
 		f.Add(payload)

@@ -204,10 +204,11 @@ func (c *Client) Done() <-chan struct{} {
 	return c.run.done
 }
 
-// Err returns why the client ended: nil while it is connected or
-// reconnecting and after Stop, a [*CloseError] when the server closed the
-// connection, a [*ReconnectError] when automatic reconnect gave up, or the
-// transport or protocol error that ended the connection.
+// Err returns the error that ended the client. It is nil while the client
+// is connected or reconnecting, and after Stop. Otherwise it is a
+// [*CloseError] when the server closed the connection, a [*ReconnectError]
+// when automatic reconnect gave up, or the transport or protocol error
+// that ended the connection.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -97,16 +97,17 @@ type Config struct {
 	// and Authorization values are never logged.
 	Logger *slog.Logger
 
-	// Reconnect, when set, turns on automatic reconnect: after a started
+	// Reconnect, when set, turns on automatic reconnect. After a started
 	// connection is lost through a transport error, a server timeout or a
 	// Close that allows reconnecting, the client opens new connections
-	// (negotiate, transport and handshake each time) until one succeeds or
-	// the policy gives up. A Close from the server without allowReconnect,
-	// and Stop, end the client instead. Nil means no automatic reconnect. [DefaultRetryPolicy]
-	// returns the official clients' policy.
+	// (negotiate, transport and handshake each time). It stops when one
+	// succeeds or the policy gives up. A Close from the server without
+	// allowReconnect, and Stop, end the client instead. Nil means no
+	// automatic reconnect. [DefaultRetryPolicy] returns the official
+	// clients' policy.
 	Reconnect RetryPolicy
 
-	// StatefulReconnect asks the server for stateful reconnect. When the
+	// StatefulReconnect requests stateful reconnect from the server. When the
 	// server agrees, a lost WebSocket is reopened for the same connection
 	// and the messages either side missed are sent again, so nothing is
 	// lost or duplicated and pending calls continue; calls made meanwhile

@@ -28,7 +28,7 @@ type connection struct {
 	// connection.
 	sr     *messageBuffer
 	reopen func(ctx context.Context) (transportConn, error)
-	lost   atomic.Pointer[error] // why the keep-alive gave up on the transport
+	lost   atomic.Pointer[error] // the error with which the keep-alive gave up on the transport
 	proto  protocol.HubProtocol
 	start  time.Time // origin of lastSent and lastRecv
 
@@ -54,7 +54,7 @@ type connection struct {
 	calls   map[uint64]*call
 	err     error // cause of the connection's end, or nil after Stop
 	failing bool  // fail has been called
-	ended   bool  // fail has told the client and failed the calls
+	ended   bool  // fail has informed the client and failed the calls
 	stopped bool  // Stop was called
 
 	done     chan struct{} // closed when the connection has ended
@@ -443,8 +443,8 @@ func (conn *connection) writeResult(ctx context.Context, err error) error {
 	return conn.closedOr(conn.sr.waitAttached(ctx, conn.done))
 }
 
-// closedOr returns err, with ErrConnectionClosed replaced by the error
-// that tells why the connection ended.
+// closedOr returns err, with ErrConnectionClosed replaced by a closed
+// error that wraps the cause of the connection's end.
 func (conn *connection) closedOr(err error) error {
 	if err == ErrConnectionClosed {
 		return &closedError{cause: conn.endErr()}

@@ -9,11 +9,12 @@
 //
 // # Reconnecting
 //
-// By default a lost connection ends the client: [Client.Done] is closed and
-// [Client.Err] returns the cause. With Config.Reconnect set to a [RetryPolicy], such
-// as [DefaultRetryPolicy], the client opens a new connection instead, and
-// calls made meanwhile wait for it. Invocations pending on the lost
-// connection fail, and the server sees a new connection.
+// By default a lost connection ends the client: [Client.Done] is closed,
+// and [Client.Err] returns the cause. With Config.Reconnect set to a
+// [RetryPolicy], such as [DefaultRetryPolicy], the client opens a new
+// connection instead, and calls made meanwhile wait for it. Invocations
+// pending on the lost connection fail, and the server handles the new
+// connection as a different client.
 //
 // With Config.StatefulReconnect, and a server that accepts it, a lost
 // WebSocket is reopened for the same connection: both sides send again

@@ -12,7 +12,7 @@ import (
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-// fakeTimer is a timer that fires only when the test says so.
+// fakeTimer is a timer that fires only when the test fires it.
 type fakeTimer struct {
 	d time.Duration
 	c chan time.Time

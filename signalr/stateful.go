@@ -170,9 +170,9 @@ func (b *messageBuffer) resetSequence(id int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	// The limit is the highest ID processed, plus one, and not the count
-	// of messages received since the last Sequence: when a cut interrupts
-	// the server's resending, it may already hold an Ack for messages that
-	// the count has not reached again.
+	// of messages received since the last Sequence. When a cut interrupts
+	// the server's resending, the server may already hold an Ack for
+	// messages that the count has not reached again.
 	if id > b.lastProcessed+1 {
 		return fmt.Errorf("signalr: the server's Sequence message resends from ID %d, but only %d messages were received", id, b.lastProcessed)
 	}
@@ -255,7 +255,7 @@ func (conn *connection) stopAcks() {
 // reached or fails at once, resume tries again, with short pauses, until
 // Config.HandshakeTimeout has passed, because the server keeps the
 // connection for a while. An HTTP error status, such as the 404 of a
-// server that no longer knows the connection, ends the attempts at once.
+// server that has dropped the connection, ends the attempts at once.
 // An error means the connection cannot continue.
 func (conn *connection) resume(cause error) error {
 	c := conn.client

@@ -34,7 +34,7 @@ func (r *resumableFake) reopen(ctx context.Context) (transportConn, error) {
 }
 
 // startStatefulClient starts a client whose transport accepted stateful
-// reconnect and checks that its handshake asks for protocol version 2.
+// reconnect and checks that its handshake requests protocol version 2.
 func startStatefulClient(t *testing.T, cfg Config) (*Client, *peer, chan *fakeConn) {
 	t.Helper()
 	saved := ackDelay
@@ -335,7 +335,7 @@ func TestStatefulAckAfterDuplicates(t *testing.T) {
 }
 
 // statusFake is a resumableFake whose reopen fails with an HTTP status,
-// as when the server no longer knows the connection.
+// as when the server has dropped the connection.
 type statusFake struct{ *resumableFake }
 
 func (s *statusFake) reopen(ctx context.Context) (transportConn, error) {
@@ -375,9 +375,9 @@ func TestStatefulReopenNotFoundEndsAtOnce(t *testing.T) {
 }
 
 // TestStatefulSequenceAfterInterruptedResend checks the Sequence limit
-// when a cut interrupts the server's resending: the server may resend
-// from an ID above the count of messages received since its last
-// Sequence, as long as it is not above the highest ID processed plus one.
+// when a cut interrupts the server's resending. The server may then resend
+// from an ID above the count of messages received since its last Sequence,
+// as long as the ID is not above the highest ID processed plus one.
 func TestStatefulSequenceAfterInterruptedResend(t *testing.T) {
 	c, p, reopened := startStatefulClient(t, Config{})
 	handled := make(chan string, 8)

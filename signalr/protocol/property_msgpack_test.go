@@ -13,8 +13,8 @@ import (
 	"github.com/hubwire/hubwire/signalr/protocol"
 )
 
-// rawMessagePack generates one MessagePack value as bytes, choosing freely
-// among the encodings of each value: integers in any width they fit,
+// rawMessagePack generates one MessagePack value as bytes. It chooses
+// freely among the encodings of each value: integers in any width they fit,
 // strings and binaries with short or long length headers, arrays and maps
 // with fix, 16- and 32-bit headers, and extensions of every size. With
 // unknownExt unset, the only extension is the timestamp (type -1) in its
