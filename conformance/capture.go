@@ -94,7 +94,7 @@ type Field struct {
 // is empty, a space and the escaped payload.
 //
 // A session with stateful reconnect can span several WebSockets. The line
-// "= reattach" stands between the last message of a WebSocket that ended
+// "= reattach" is between the last message of a WebSocket that ended
 // without a Close message and the first message after a new WebSocket
 // reattached to the same connection, which is usually the server's
 // Sequence:

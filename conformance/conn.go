@@ -278,7 +278,7 @@ func (c *Conn) currentTransport() *transport {
 // Drop closes the TCP connection of the connection's WebSocket at once,
 // without a Close message or a WebSocket close frame, as a network failure
 // would. Messages still queued are not sent. A stateful connection then
-// waits for the client to reattach; any other connection ends. Drop does
+// waits for the client to reattach, and any other connection ends. Drop does
 // nothing while a stateful connection has no WebSocket.
 func (c *Conn) Drop() {
 	if t := c.currentTransport(); t != nil {

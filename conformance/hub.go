@@ -38,9 +38,9 @@ const MaxBigSize = 16 << 20
 //     milliseconds after the Completion and the messages before it were
 //     written, drops the caller's WebSocket as [Conn.Drop] does.
 //   - Mark(n int) appends n to the list of marks of the caller's
-//     connection, and Marks() []int returns that list in the order the
-//     marks arrived, so that a client test can check that each of its
-//     messages arrived once and in order.
+//     connection. Marks() []int returns that list in the order the marks
+//     arrived, so that a client test can check that each of its messages
+//     arrived once and in order.
 //   - Reattaches() int returns how many WebSockets reattached to the
 //     caller's connection with stateful reconnect.
 //

@@ -70,9 +70,9 @@ type bufferedMessage struct {
 	record []byte
 }
 
-// A sequencer holds the stateful reconnect state of a connection.
+// A sequencer contains the stateful reconnect state of a connection.
 type sequencer struct {
-	limit int // of bufferedBytes; 0 or less means none
+	limit int // max bufferedBytes, or none when 0 or less
 
 	// sendSlot orders numbering and queueing, so that the writer takes
 	// trackable messages in the order of their ids.
@@ -248,8 +248,8 @@ func (c *Conn) resetSequence(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The limit is the highest id processed, plus one, and not the count
-	// of messages received since the last Sequence: when a cut interrupts
-	// the client's resending, the client may already hold an Ack for
+	// of messages received since the last Sequence. When a cut interrupts
+	// the client's resending, the client may already have an Ack for
 	// messages that the count has not reached again.
 	if id > s.lastReceived+1 {
 		return &closeError{text: "Connection closed with an error. InvalidOperationException: Sequence ID greater than amount of messages we've received."}

@@ -325,10 +325,10 @@ func TestStatefulAcksBatched(t *testing.T) {
 }
 
 // TestStatefulReattach drops the client's WebSocket, lets the hub send
-// while the connection has none, reattaches with the same token, and
-// checks that the server resends exactly the unacknowledged messages, drops
-// the client's resent duplicates and ignores what comes before the client's
-// Sequence.
+// while the connection has none, and reattaches with the same token. It
+// checks that the server resends exactly the unacknowledged messages,
+// drops the client's resent duplicates and ignores what comes before the
+// client's Sequence.
 func TestStatefulReattach(t *testing.T) {
 	for _, proto := range statefulProtocols {
 		for _, via := range []string{"direct", "faultproxy"} {
@@ -647,7 +647,7 @@ func TestStatefulCaptureShowsReattach(t *testing.T) {
 	c.expectCompletion("a", 2)
 	c.send(sequence(2), ack(1))
 	c.send(&protocol.Message{Type: protocol.TypeClose})
-	// Reading until the end answers the server's close frame.
+	// Reading until the end replies to the server's close frame.
 	if _, err := c.tryNext(); err == nil {
 		t.Fatal("a message arrived after the client's Close")
 	}

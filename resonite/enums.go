@@ -125,7 +125,7 @@ func (d *OutputDevice) UnmarshalJSON(data []byte) error {
 	return outputDeviceNames.decode(data, "OutputDevice", (*string)(d))
 }
 
-// A SessionAccessLevel says who may join a session. Decoding accepts the
+// A SessionAccessLevel is the rule for who may join a session. Decoding accepts the
 // numbers 0 to 5 in the order of the constants, and the older names
 // "Friends" and "FriendsOfFriends" for Contacts and ContactsPlus.
 type SessionAccessLevel string

@@ -112,13 +112,13 @@ func isAuthFailure(err error) bool {
 //
 // Methods without a result, such as ListenOnKey, RequestStatus,
 // MarkMessagesRead and SendMessage, return once the message is written,
-// before the server has handled it; UpdateContact and InitializeStatus
+// before the server has handled it. UpdateContact and InitializeStatus
 // wait for the server's result.
 //
 // All methods are safe for concurrent use. Event handlers run one at a
 // time, in the order the events arrived, on a goroutine of the SignalR
-// client; they may call any method of the Hub except Stop, which would wait
-// for the handler itself.
+// client. A handler may call any method of the Hub except Stop, because
+// Stop would wait for the handler itself.
 type Hub struct {
 	client        *signalr.Client
 	userID        string

@@ -427,16 +427,19 @@ func TestSessionInfoDecode(t *testing.T) {
 		"isValid": true,
 		"futureField": "x"
 	}`
+
 	var s SessionInfo
 	if err := json.Unmarshal([]byte(in), &s); err != nil {
 		t.Fatal(err)
 	}
+
 	if s.SessionID != "S-U-host:party" || s.Name != "<color=red>Party</color>" {
 		t.Errorf("SessionID, Name = %q, %q", s.SessionID, s.Name)
 	}
 	if s.CorrespondingWorldID == nil || s.CorrespondingWorldID.RecordID != "R-1" {
 		t.Errorf("CorrespondingWorldID = %+v", s.CorrespondingWorldID)
 	}
+
 	if len(s.SessionUsers) != 2 {
 		t.Fatalf("len(SessionUsers) = %d; want 2", len(s.SessionUsers))
 	}
@@ -450,6 +453,7 @@ func TestSessionInfoDecode(t *testing.T) {
 	if guest.OutputDevice != nil {
 		t.Errorf("guest OutputDevice = %v; want nil", *guest.OutputDevice)
 	}
+
 	if s.AccessLevel != AccessAnyone || s.MaxUsers != 16 || s.AwayKickMinutes != 5.5 || !s.IsValid {
 		t.Errorf("AccessLevel, MaxUsers, AwayKickMinutes, IsValid = %q, %d, %v, %t",
 			s.AccessLevel, s.MaxUsers, s.AwayKickMinutes, s.IsValid)

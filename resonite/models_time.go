@@ -8,11 +8,11 @@ import (
 // A Time is a timestamp of the API. It embeds [time.Time], so its methods
 // and fields work directly.
 //
-// Decoding is lenient because the server is: it accepts RFC 3339 with any
-// number of fractional digits, a zone offset or none (no offset means UTC,
-// as in "2025-07-29T18:36:13.264859"), the .NET zero value
-// "0001-01-01T00:00:00", an empty string and null, which both give the zero
-// Time. Encoding writes RFC 3339 in UTC with milliseconds, such as
+// Decoding is lenient because the server is. It accepts RFC 3339 with any
+// number of fractional digits and with a zone offset or none. No offset
+// means UTC, as in "2025-07-29T18:36:13.264859". It also accepts the .NET
+// zero value "0001-01-01T00:00:00", an empty string and null, which all
+// give the zero Time. Encoding writes RFC 3339 in UTC with milliseconds, such as
 // "2024-01-13T10:00:00.000Z", the form the JavaScript clients send.
 type Time struct {
 	time.Time

@@ -34,7 +34,7 @@ type fakeHub struct {
 	mu sync.Mutex // guards the fields below
 
 	// conns keeps connections after they ended, so that the invocations
-	// still running know their caller. Ended connections receive nothing.
+	// still running can find their caller. Ended connections receive nothing.
 	conns    map[*conformance.Conn]*connState
 	contacts map[string]map[string]bool // user ID to the IDs of its contacts
 	statuses map[string]resonite.UserStatus
@@ -96,9 +96,9 @@ func (s *Server) newHub() hubHandler {
 		OnMessage:   h.record,
 		// The conformance server enqueues the handshake response before it
 		// calls OnConnected, so a client could send before the fake has
-		// registered its connection. Coalescing holds the response until OnConnected
-		// has returned. It adds a Ping to the response's WebSocket
-		// message, which clients must accept.
+		// registered its connection. Coalescing delays the response until
+		// OnConnected has returned. It adds a Ping to the response's
+		// WebSocket message, which clients must accept.
 		Misbehave: conformance.Misbehavior{CoalesceHandshake: true},
 		Logger:    s.opts.Logger,
 	})

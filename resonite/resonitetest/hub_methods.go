@@ -11,8 +11,8 @@ import (
 	"github.com/hubwire/hubwire/resonite"
 )
 
-// errUnknownConnection fails a call from a connection that the fake does
-// not know, which happens only while the connection ends.
+// errUnknownConnection fails a call from a connection that the fake has not
+// registered, which happens only while the connection ends.
 var errUnknownConnection = errors.New("resonitetest: the connection has no authenticated user")
 
 // sendMessage stores a message, delivers it as ReceiveMessage to the
@@ -298,8 +298,8 @@ func (h *fakeHub) initializeStatus(call *conformance.Call) (any, error) {
 
 // updateContact adds the contact for both users when its ContactStatus is
 // Accepted and removes it for both otherwise, then returns true. The
-// service keeps a request pending until the other user accepts; the fake
-// accepts at once.
+// service keeps a request pending until the other user accepts, but the
+// fake accepts at once.
 func (h *fakeHub) updateContact(call *conformance.Call) (any, error) {
 	userID, ok := h.userOf(call.Conn())
 	if !ok {

@@ -3,12 +3,12 @@
 // and the SignalR hub, served on a loopback port.
 //
 // The fake responds with the status codes and bodies that clients of the
-// real API have observed: 403 with the body "TOTP" when a TOTP code is
-// missing or wrong, 400 for invalid credentials, 403 for an expired or
-// revoked token, and 429 with Retry-After when a test asks for it.
+// real API have observed. It returns 403 with the body "TOTP" when a TOTP
+// code is missing or wrong, 400 for invalid credentials, 403 for an expired
+// or revoked token, and 429 with Retry-After when a test requests it.
 // Behavior that no client has observed, such as the checks of the UID and
-// Content-Type headers, is the fake's own choice and says so where it is
-// documented.
+// Content-Type headers, is the fake's own choice, and its documentation
+// marks it as such.
 package resonitetest
 
 import (

@@ -140,8 +140,8 @@ func dotnetTime(t time.Time) string {
 // handleLogin serves POST /userSessions.
 //
 // Some checks are the fake's own, because no client has reported what the
-// real server does in these cases: 400 for a missing UID header or
-// secretMachineId, 400 when $type is not the first property of
+// real server does in these cases. The fake returns 400 for a missing UID
+// header or secretMachineId, 400 when $type is not the first property of
 // authentication, and 415 for a Content-Type other than application/json.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, body []byte) {
 	if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType != "application/json" {
