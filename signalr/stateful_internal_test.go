@@ -424,3 +424,31 @@ func TestStatefulSequenceAfterInterruptedResend(t *testing.T) {
 		t.Fatal("the handler did not get message 4")
 	}
 }
+
+// TestStatefulCloseNotNumbered checks that Ping, Ack and Close messages,
+// interleaved with trackable ones, are neither numbered nor kept for
+// resending.
+func TestStatefulCloseNotNumbered(t *testing.T) {
+	c, p, _ := startStatefulClient(t, Config{})
+	c.On("Push", func(ctx context.Context, inv *Invocation) (any, error) { return nil, nil })
+	if err := c.Send(context.Background(), "A"); err != nil {
+		t.Fatal(err)
+	}
+	p.next(false)
+	p.sendMessage(&protocol.Message{Type: protocol.TypeInvocation, Target: "Push"})
+	expectAck(t, p, 1) // an Ack from the client
+	p.send(`{"type":6}` + "\x1e")
+	sr := c.current().sr
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := p.next(false); m.Type != protocol.TypeClose {
+		t.Fatalf("got %v; want the Close of Stop", m.Type)
+	}
+	if id, data, ends := sr.resendFrom(); id != 1 || len(ends) != 1 || len(data) == 0 {
+		t.Errorf("resend buffer starts at %d with %d messages; want only the Invocation, numbered 1", id, len(ends))
+	}
+}
